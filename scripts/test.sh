@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install Deepscreen with its test and training extras into .venv (if needed) and run the checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,train,service]'
+.venv/bin/ruff check src tests bench train
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,50 @@
+"""Audio decoding to one mono track at a fixed sample rate, within the duration limit."""
+
+from __future__ import annotations
+
+import time
+
+import av
+import numpy as np
+
+from ..errors import MediaError
+from .item import AudioTrack, Item
+
+
+def decode_audio(item: Item) -> None:
+    """Decode the first audio stream into ``item.audio`` (mono float32)."""
+    limits = item.limits
+    deadline = time.monotonic() + limits.decode_timeout_s
+    max_samples = int(limits.max_duration_s * limits.audio_sample_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        with item.open_stream() as raw, av.open(raw, mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise MediaError("no-audio-stream", "the file holds no audio stream")
+            stream = container.streams.audio[0]
+            codec, channels = stream.codec_context.name, stream.codec_context.channels
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=limits.audio_sample_rate)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    chunks.append(chunk)
+                    total += chunk.size
+                if total > max_samples:
+                    raise MediaError("too-long",
+                                     f"audio runs past the {limits.max_duration_s:.0f} s limit")
+                if time.monotonic() > deadline:
+                    raise MediaError("decode-timeout", "decoding the audio took too long")
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except MediaError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, IndexError, EOFError) as exc:
+        raise MediaError("decode-failed", f"cannot decode audio: {exc}") from exc
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise MediaError("decode-failed", "no decodable audio found")
+    duration = samples.size / limits.audio_sample_rate
+    item.duration_s = duration
+    item.audio = AudioTrack(sample_rate=limits.audio_sample_rate, samples=samples,
+                            duration_s=duration, codec=codec or "unknown", channels=channels or 0)

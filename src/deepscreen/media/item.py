@@ -1,0 +1,111 @@
+"""An item under screening: its bytes, identity, type and decoded views."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from ..errors import MediaError
+from .limits import Limits
+from .sniff import MediaKind, MediaType
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded picture: a still image, or a video frame sampled at ``time_s``."""
+
+    index: int
+    time_s: float
+    rgb: np.ndarray  # H x W x 3, uint8
+
+
+@dataclass
+class AudioTrack:
+    """Decoded audio, mono at ``sample_rate``; enough for a voice detector."""
+
+    sample_rate: int
+    samples: np.ndarray  # float32 in [-1, 1]
+    duration_s: float
+    codec: str
+    channels: int
+
+
+@dataclass
+class Item:
+    """One file being screened.
+
+    Identity (hashes, size, sniffed type) is known as soon as the item is opened. Decoding is
+    done once by :func:`deepscreen.media.decode`, which fills ``frames`` (images and video),
+    ``image`` (the original still image with its metadata) or ``audio``, or records the
+    reason in ``decode_error``. Signals read these views and never decode again.
+    """
+
+    source: str
+    media_type: MediaType
+    size: int
+    sha256: str
+    md5: str
+    limits: Limits
+    path: Path | None = None
+    data: bytes | None = None
+    decode_error: MediaError | None = None
+    decoded: bool = False
+    image: Image.Image | None = None
+    frames: list[Frame] = field(default_factory=list)
+    audio: AudioTrack | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    fps: float | None = None
+    decode_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> MediaKind:
+        return self.media_type.kind
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else self.source
+
+    def open_stream(self) -> BinaryIO:
+        """A fresh binary stream over the item's bytes (caller closes it)."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        if self.path is None:
+            raise MediaError("unreadable", "item has neither bytes nor a path")
+        return self.path.open("rb")
+
+    def read_bytes(self) -> bytes:
+        """All bytes of the item. Size was checked against ``limits.max_bytes`` at open."""
+        if self.data is not None:
+            return self.data
+        with self.open_stream() as stream:
+            return stream.read()
+
+    @property
+    def screenable(self) -> bool:
+        return self.decoded and self.decode_error is None
+
+    def describe(self) -> dict[str, Any]:
+        """The item's identity and shape, as the report shows it."""
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "format": self.media_type.format,
+            "mime": self.media_type.mime,
+            "size": self.size,
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "width": self.width,
+            "height": self.height,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "fps": None if self.fps is None else round(self.fps, 3),
+            "frames_sampled": len(self.frames) if self.kind == "video" else None,
+        }

@@ -1,0 +1,38 @@
+"""Resource limits that keep hostile or broken files from exhausting the screening host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every bound Deepscreen enforces while reading an item; all are configurable.
+
+    The defaults suit an upload gateway: generous for real media, tight enough that a
+    decompression bomb, an endless stream or a pathological container fails fast.
+    """
+
+    max_bytes: int = 1 << 30  # 1 GiB
+    max_pixels: int = 100_000_000  # per image or video frame; a 100000x100000 PNG is 10^10
+    max_frames: int = 600  # sampled frames per video
+    max_duration_s: float = 4 * 3600.0
+    decode_timeout_s: float = 120.0
+    frame_interval_s: float = 1.0  # video sampling: one frame per this many seconds
+    audio_sample_rate: int = 16_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value <= 0:
+                raise ValueError(f"limit {f.name} must be positive, got {value!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Limits:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        converted = {k: (int(v) if known[k] == "int" else float(v)) for k, v in values.items()}
+        return cls(**converted)

@@ -1,0 +1,71 @@
+"""Reports: the versioned, machine-readable result of screening one item."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import __version__
+from .findings import Finding
+from .policy import Verdict
+
+SCHEMA = "deepscreen.report/1"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything Deepscreen concluded about one item.
+
+    The JSON form (``to_dict``) follows the schema named in ``SCHEMA`` and documented in
+    ``docs/report-schema.md``; fields are only ever added within a schema version.
+    """
+
+    item: dict[str, Any]
+    findings: tuple[Finding, ...]
+    verdict: Verdict
+    policy: str
+    elapsed_ms: float
+    error: dict[str, str] | None = None  # set when the item could not be decoded
+    scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def action(self) -> str:
+        return self.verdict.action
+
+    @property
+    def labels(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for finding in self.findings:
+            seen.update(dict.fromkeys(finding.labels))
+        return list(seen)
+
+    def finding(self, signal: str) -> Finding | None:
+        return next((f for f in self.findings if f.signal == signal), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "deepscreen": __version__,
+            "scanned_at": self.scanned_at,
+            "item": self.item,
+            "verdict": self.verdict.to_dict(),
+            "labels": self.labels,
+            "findings": [f.to_dict() for f in self.findings],
+            "policy": self.policy,
+            "error": self.error,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    """Fallback for numpy scalars and arrays that slip into evidence."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

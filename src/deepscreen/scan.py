@@ -1,0 +1,165 @@
+"""The pipeline every interface calls: open -> decode -> signals -> policy -> report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .config import ScanConfig
+from .errors import DeepscreenError, MediaError
+from .findings import Finding
+from .media import Item, Source, decode, open_media
+
+from .policy import Policy
+from .report import Report
+from .signals import Signal, available_signals
+
+log = logging.getLogger(__name__)
+
+MEDIA_SIGNAL_VERSION = "1"
+
+
+class Scanner:
+    """A configured screening engine: signals built once, reused for every item.
+
+    Build one per process and call :meth:`scan` for each item; it is not thread-safe
+    (signals may hold model sessions).
+    """
+
+    def __init__(self, config: ScanConfig | None = None, policy: Policy | None = None) -> None:
+        self.config = config or ScanConfig()
+        self.policy = policy or Policy.default()
+        registry = available_signals()
+        wanted = self.config.signals if self.config.signals is not None else tuple(registry)
+        unknown = [name for name in wanted if name not in registry]
+        if unknown:
+            raise DeepscreenError(f"unknown signal(s): {', '.join(unknown)}; "
+                                  f"available: {', '.join(registry)}")
+        self.signals: list[Signal] = [registry[name](self.config) for name in wanted]
+
+    def scan(self, source: Source | Item, name: str | None = None) -> Report:
+        """Screen one item: a path, bytes, a binary stream or an already opened :class:`Item`."""
+        started = time.perf_counter()
+        item = source if isinstance(source, Item) else open_media(source, self.config.limits, name)
+        decode(item)
+        findings: list[Finding] = []
+        error = None
+        if item.decode_error is not None:
+            error = {"code": item.decode_error.code, "message": str(item.decode_error)}
+            findings.append(Finding(signal="media", version=MEDIA_SIGNAL_VERSION,
+                                    labels=("unscannable", f"unscannable:{item.decode_error.code}"),
+                                    summary=str(item.decode_error), evidence=dict(error)))
+        for signal in self.signals:
+            findings.append(self._run_signal(signal, item))
+        verdict = self.policy.decide(findings, item.kind,
+                                     unscannable=error["message"] if error else None)
+        return Report(item=item.describe(), findings=tuple(findings), verdict=verdict,
+                      policy=self.policy.name, error=error,
+                      elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _run_signal(self, signal: Signal, item: Item) -> Finding:
+        if item.kind not in signal.kinds:
+            return Finding.abstain(signal.name, signal.version, f"does not handle {item.kind}")
+        if signal.needs_pixels and not item.screenable:
+            return Finding.abstain(signal.name, signal.version, "item could not be decoded")
+        t0 = time.perf_counter()
+        try:
+            finding = signal.inspect(item)
+        except Exception as exc:  # a signal bug must not crash a scan or silently allow an item
+            log.error("signal %s failed on %s: %s", signal.name, item.source,
+                      traceback.format_exc())
+            finding = Finding(signal=signal.name, version=signal.version, labels=("signal-error",),
+                              abstained=f"internal error: {type(exc).__name__}: {exc}",
+                              summary=f"signal failed: {type(exc).__name__}: {exc}")
+        elapsed = (time.perf_counter() - t0) * 1000
+        return Finding(**{**finding.__dict__, "elapsed_ms": elapsed})
+
+    def close(self) -> None:
+        for signal in self.signals:
+            signal.close()
+
+    def __enter__(self) -> Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Expand folders recursively (sorted, hidden files skipped); pass files through."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for file in sorted(files):
+                    if not file.startswith("."):
+                        yield Path(root) / file
+        else:
+            yield path
+
+
+# --- parallel scanning: one Scanner per worker process, built once ---------------------------
+
+_worker_scanner: Scanner | None = None
+
+
+def _init_worker(config: ScanConfig, policy: Policy) -> None:
+    global _worker_scanner
+    _worker_scanner = Scanner(config, policy)
+
+
+def _scan_in_worker(path: str) -> Report | MediaError:
+    assert _worker_scanner is not None
+    try:
+        return _worker_scanner.scan(path)
+    except MediaError as exc:
+        return exc
+
+
+def scan_paths(paths: Iterable[Path], config: ScanConfig | None = None,
+               policy: Policy | None = None, workers: int = 1
+               ) -> Iterator[tuple[Path, Report | MediaError]]:
+    """Screen many files, in order, with ``workers`` processes; errors are yielded, not raised."""
+    config = config or ScanConfig()
+    policy = policy or Policy.default()
+    paths = list(paths)
+    if workers <= 1 or len(paths) < 2:
+        with Scanner(config, policy) as scanner:
+            for path in paths:
+                try:
+                    yield path, scanner.scan(path)
+                except MediaError as exc:
+                    yield path, exc
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(config, policy)) as pool:
+        yield from zip(paths, pool.map(_scan_in_worker, [str(p) for p in paths], chunksize=4),
+                       strict=True)
+
+
+_default_scanner: Scanner | None = None
+
+
+def scan(source: Source, *, policy: Policy | str | os.PathLike[str] | None = None,
+         config: ScanConfig | None = None, name: str | None = None) -> Report:
+    """Screen one item with the default configuration (or the one given) and return its report.
+
+    ``source`` is a path, bytes or a binary stream. A file that cannot be decoded still gets
+    a report, with the policy's ``unscannable`` verdict; only an unreadable path raises
+    :class:`~deepscreen.errors.MediaError`.
+    """
+    global _default_scanner
+    if policy is not None and not isinstance(policy, Policy):
+        policy = Policy.load(policy)
+    if policy is None and config is None:
+        if _default_scanner is None:
+            _default_scanner = Scanner()
+        return _default_scanner.scan(source, name=name)
+    with Scanner(config, policy) as scanner:
+        return scanner.scan(source, name=name)

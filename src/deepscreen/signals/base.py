@@ -1,0 +1,48 @@
+"""The signal interface: one module, one job, one Finding per item."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..findings import Finding
+
+if TYPE_CHECKING:
+    from ..config import ScanConfig
+    from ..media import Item, MediaKind
+
+
+class Signal(ABC):
+    """A detector that looks at one item and returns one :class:`Finding`.
+
+    Subclasses set ``name`` (stable, used by policies), ``version`` (bumped whenever its
+    algorithm, model or thresholds change, so a report says exactly what produced it),
+    ``kinds`` (media kinds it handles) and ``needs_pixels`` (False for signals that read only
+    bytes or metadata and so still run on items that failed to decode).
+
+    ``inspect`` must not raise for bad media; the pipeline turns an unexpected exception
+    into a ``signal-error`` finding, but that is a bug to fix, not a path to rely on.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kinds: ClassVar[frozenset[MediaKind]]
+    needs_pixels: ClassVar[bool] = True
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: ScanConfig) -> None:
+        self.config = config
+        self.options: dict[str, Any] = config.options_for(self.name)
+
+    @abstractmethod
+    def inspect(self, item: Item) -> Finding:
+        """Judge one item (already decoded when ``needs_pixels``)."""
+
+    def abstain(self, reason: str, **evidence: Any) -> Finding:
+        return Finding.abstain(self.name, self.version, reason, evidence)
+
+    def finding(self, **kwargs: Any) -> Finding:
+        return Finding(signal=self.name, version=self.version, **kwargs)
+
+    def close(self) -> None:
+        """Release files or sessions the signal holds."""
