@@ -7,13 +7,13 @@
 
 __version__ = "0.1.0"
 
-from .config import ScanConfig  # noqa: E402
-from .errors import BankError, DeepscreenError, MediaError, PolicyError  # noqa: E402
-from .findings import Finding  # noqa: E402
-from .media import Limits  # noqa: E402
-from .policy import Policy, Verdict  # noqa: E402
-from .report import SCHEMA, Report  # noqa: E402
-from .scan import Scanner, scan, scan_paths  # noqa: E402
+from .config import ScanConfig
+from .errors import BankError, DeepscreenError, MediaError, PolicyError
+from .findings import Finding
+from .media import Limits
+from .policy import Policy, Verdict
+from .report import SCHEMA, Report
+from .scan import Scanner, scan, scan_paths
 
 __all__ = [
     "SCHEMA",

@@ -14,7 +14,6 @@ from .config import ScanConfig
 from .errors import DeepscreenError, MediaError
 from .findings import Finding
 from .media import Item, Source, decode, open_media
-
 from .policy import Policy
 from .report import Report
 from .signals import Signal, available_signals

@@ -47,7 +47,10 @@ def decode_image(item: Item) -> None:
     except MediaError:
         raise
     except Image.DecompressionBombError as exc:
-        raise MediaError("too-many-pixels", str(exc)) from exc
+        # Pillow's own guard fired while reading the header: same verdict as our limit.
+        raise MediaError("too-many-pixels",
+                         f"image is over the pixel limit (a possible decompression bomb): {exc}"
+                         ) from exc
     except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as exc:
         raise MediaError("decode-failed", f"cannot decode image: {exc}") from exc
     except MemoryError as exc:

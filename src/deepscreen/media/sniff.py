@@ -62,12 +62,59 @@ def sniff(head: bytes) -> MediaType:
         return MediaType("audio", "ogg", "audio/ogg")
     if head.startswith(b"ID3"):
         return MediaType("audio", "mp3", "audio/mpeg")
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        # MPEG audio frame sync; 0xFFF1/0xFFF9 is AAC in ADTS, which MP3 players also accept.
-        if head[1] & 0xF6 == 0xF0:
-            return MediaType("audio", "aac", "audio/aac")
+    if _is_adts(head):
+        return MediaType("audio", "aac", "audio/aac")
+    if _is_mpeg_audio_frame(head):
         return MediaType("audio", "mp3", "audio/mpeg")
     return UNKNOWN
+
+
+_MPEG_BITRATES_KBPS = {  # (version is MPEG-1, layer) -> bitrate table by index
+    (True, 3): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 1): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 3): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 1): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_SAMPLE_RATES = {0b11: (44100, 48000, 32000), 0b10: (22050, 24000, 16000),
+                      0b00: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_length(header: bytes) -> int | None:
+    """Length in bytes of the MPEG audio frame starting with ``header``, or None if invalid."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (header[1] >> 3) & 0b11, (header[1] >> 1) & 0b11
+    bitrate_index, rate_index = header[2] >> 4, (header[2] >> 2) & 0b11
+    if version == 0b01 or layer_bits == 0 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    layer = 4 - layer_bits  # 0b11 is layer I
+    mpeg1 = version == 0b11
+    bitrate = _MPEG_BITRATES_KBPS[(mpeg1, layer_bits)][bitrate_index] * 1000
+    rate = _MPEG_SAMPLE_RATES[version][rate_index]
+    padding = (header[2] >> 1) & 1
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 144 if (mpeg1 or layer == 2) else 72
+    return per_frame * bitrate // rate + padding
+
+
+def _is_mpeg_audio_frame(head: bytes) -> bool:
+    """Two consecutive valid MPEG audio frame headers: 11 sync bits alone match random data."""
+    length = _mpeg_frame_length(head)
+    if length is None or length < 24:
+        return False
+    following = head[length:length + 4]
+    if len(following) < 4:
+        return len(head) < length + 4 and len(head) < SNIFF_BYTES  # a file of one short frame
+    return _mpeg_frame_length(following) is not None and following[1] == head[1]
+
+
+def _is_adts(head: bytes) -> bool:
+    """AAC in ADTS framing: sync 0xFFF, layer 00, a valid sampling-frequency index."""
+    return (len(head) >= 7 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0
+            and (head[2] >> 2) & 0x0F < 13)
 
 
 def _sniff_iso_bmff(head: bytes) -> MediaType:

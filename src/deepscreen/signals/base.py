@@ -44,5 +44,5 @@ class Signal(ABC):
     def finding(self, **kwargs: Any) -> Finding:
         return Finding(signal=self.name, version=self.version, **kwargs)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook; most signals hold nothing
         """Release files or sessions the signal holds."""

@@ -1,0 +1,5 @@
+"""``python -m deepscreen`` is the ``deepscreen`` command."""
+
+from .cli import main
+
+main()

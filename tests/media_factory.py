@@ -1,0 +1,111 @@
+"""Build small media files of every supported format in memory, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from fractions import Fraction
+
+import av
+import numpy as np
+from PIL import Image
+
+
+def texture(width: int = 256, height: int = 192, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture: structured enough for perceptual hashing and codecs."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(2, height // 16), max(2, width // 16), 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((width, height), Image.BICUBIC))
+
+
+def image_bytes(fmt: str, width: int = 256, height: int = 192, seed: int = 0, **save: object) -> bytes:
+    """Encode a texture as ``fmt`` (JPEG, PNG, WEBP, GIF, TIFF, BMP, HEIF, AVIF)."""
+    if fmt.upper() in ("HEIF", "HEIC", "AVIF"):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        if fmt.upper() == "AVIF" and hasattr(pillow_heif, "register_avif_opener"):
+            pillow_heif.register_avif_opener()
+    buf = io.BytesIO()
+    Image.fromarray(texture(width, height, seed)).save(buf, format=fmt.upper().replace("HEIC", "HEIF"),
+                                                      **save)
+    return buf.getvalue()
+
+
+def video_bytes(container: str = "mp4", codec: str = "libx264", seconds: float = 3.0,
+                fps: int = 10, width: int = 160, height: int = 120, seed: int = 0,
+                gop: int | None = None) -> bytes:
+    """Encode a moving texture as a short video with PyAV."""
+    base = texture(width * 2, height * 2, seed)
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
+        for i in range(int(seconds * fps)):
+            dx = (i * 3) % width
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(base[:height, dx:dx + width]), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def audio_bytes(container: str = "wav", codec: str = "pcm_s16le", seconds: float = 1.0,
+                rate: int = 22050) -> bytes:
+    """Encode a one-second tone with PyAV."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        fmt = stream.codec_context.format.name if stream.codec_context.format else "s16"
+        t = np.arange(int(seconds * rate)) / rate
+        tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+        frame_size = stream.codec_context.frame_size or 1024
+        for start in range(0, tone.size, frame_size):
+            chunk = tone[start:start + frame_size]
+            planar = fmt.endswith("p")
+            base = fmt.rstrip("p")
+            if base == "s16":
+                data = (chunk * 32767).astype(np.int16)
+            elif base == "s32":
+                data = (chunk * 2**31 * 0.99).astype(np.int32)
+            else:
+                data = chunk.astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format=fmt, layout="mono")
+            del planar
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` pixels but holds almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def nested_mp4(depth: int = 10_000) -> bytes:
+    """An MP4 whose moov box nests ``depth`` container boxes inside each other."""
+    ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"isom", 0x200, b"isom", b"mp41")
+    inner = b""
+    for _ in range(depth):
+        inner = struct.pack(">I4s", 8 + len(inner), b"trak") + inner
+    moov = struct.pack(">I4s", 8 + len(inner), b"moov") + inner
+    return ftyp + moov

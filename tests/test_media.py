@@ -1,0 +1,153 @@
+"""Media layer: real type from magic bytes, decoding within limits, bad input never crashes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepscreen.media import Limits, decode, open_media, sniff
+
+from media_factory import audio_bytes, image_bytes, nested_mp4, png_declaring, video_bytes
+
+IMAGES = [("JPEG", "jpeg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif"), ("TIFF", "tiff"),
+          ("HEIF", "heic"), ("AVIF", "avif")]
+VIDEOS = [("mp4", "libx264", "mp4"), ("mov", "libx264", "mov"), ("webm", "libvpx-vp9", "webm"),
+          ("matroska", "libx264", "mkv"), ("avi", "mpeg4", "avi")]
+AUDIOS = [("wav", "pcm_s16le", 22050, "wav"), ("mp3", "libmp3lame", 22050, "mp3"),
+          ("flac", "flac", 22050, "flac"), ("ogg", "libopus", 48000, "ogg"),
+          ("ipod", "aac", 22050, "m4a")]
+
+
+@pytest.mark.parametrize(("encoder", "expected"), IMAGES)
+def test_images_are_sniffed_and_decoded(encoder: str, expected: str) -> None:
+    item = decode(open_media(image_bytes(encoder, 128, 96)))
+    assert (item.kind, item.media_type.format) == ("image", expected)
+    assert item.decode_error is None
+    assert (item.width, item.height) == (128, 96)
+    assert item.frames[0].rgb.shape == (96, 128, 3)
+    assert item.frames[0].rgb.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("container", "codec", "expected"), VIDEOS)
+def test_videos_are_sniffed_and_sampled_once_per_second(container: str, codec: str,
+                                                        expected: str) -> None:
+    item = decode(open_media(video_bytes(container, codec, seconds=3.0, fps=10)))
+    assert (item.kind, item.media_type.format) == ("video", expected)
+    assert item.decode_error is None
+    assert item.duration_s == pytest.approx(3.0, abs=0.15)
+    assert [round(f.time_s) for f in item.frames] == [0, 1, 2]
+    assert all(f.rgb.shape == (120, 160, 3) for f in item.frames)
+
+
+@pytest.mark.parametrize(("container", "codec", "rate", "expected"), AUDIOS)
+def test_audio_is_sniffed_and_decoded_to_mono(container: str, codec: str, rate: int,
+                                              expected: str) -> None:
+    item = decode(open_media(audio_bytes(container, codec, seconds=1.0, rate=rate)))
+    assert (item.kind, item.media_type.format) == ("audio", expected)
+    assert item.decode_error is None
+    assert item.audio is not None and item.audio.sample_rate == 16_000
+    assert item.audio.duration_s == pytest.approx(1.0, abs=0.1)
+    assert 0.1 < float(np.abs(item.audio.samples).max()) <= 1.0
+
+
+def test_type_comes_from_bytes_not_the_file_name(tmp_path) -> None:
+    disguised = tmp_path / "holiday.mp3"
+    disguised.write_bytes(image_bytes("PNG"))
+    item = decode(open_media(disguised))
+    assert (item.kind, item.media_type.format) == ("image", "png")
+    assert item.decode_error is None
+
+
+def test_sampling_follows_the_configured_interval_and_frame_budget() -> None:
+    data = video_bytes(seconds=4.0, fps=10)
+    half = decode(open_media(data, Limits(frame_interval_s=0.5)))
+    assert [f.time_s for f in half.frames] == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
+                                                             abs=0.06)
+    budget = decode(open_media(data, Limits(frame_interval_s=0.1, max_frames=4)))
+    assert len(budget.frames) == 4
+    assert budget.frames[-1].time_s >= 2.5  # spread over the video, not the first 0.4 s
+
+
+def test_long_keyframe_gap_decodes_sequentially_short_gap_seeks() -> None:
+    long_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=250)))
+    short_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=5)))
+    assert len(long_gop.frames) == len(short_gop.frames) == 4
+    # One GOP: frames decoded in one forward pass, never more than the whole stream.
+    assert long_gop.decode_info["frames_decoded"] <= 100
+    # Keyframes every 0.2 s: each sample is a keyframe decoded on its own.
+    assert short_gop.decode_info["frames_decoded"] < 20
+
+
+BAD_INPUTS = {
+    "zero bytes": (b"", "empty"),
+    "random bytes": (np.random.default_rng(1).bytes(4096), "unsupported-type"),
+    "truncated jpeg": (image_bytes("JPEG", 640, 480)[:2500], "decode-failed"),
+    "truncated mp4": (video_bytes(seconds=2.0)[:1500], "decode-failed"),
+    "png declaring 100000x100000": (png_declaring(100_000, 100_000), "too-many-pixels"),
+    "deeply nested mp4 boxes": (nested_mp4(20_000), None),
+    "jpeg magic then garbage": (b"\xff\xd8\xff" + b"\x00" * 1000, "decode-failed"),
+    "riff wave without data": (b"RIFF\x24\x00\x00\x00WAVEfmt ", "decode-failed"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_recorded_never_raised(case: str) -> None:
+    data, code = BAD_INPUTS[case]
+    item = decode(open_media(data))
+    assert item.decode_error is not None, case
+    assert str(item.decode_error)
+    if code is not None:
+        assert item.decode_error.code == code
+
+
+def test_pixel_limit_is_configurable() -> None:
+    item = decode(open_media(image_bytes("PNG", 200, 100), Limits(max_pixels=10_000)))
+    assert item.decode_error is not None and item.decode_error.code == "too-many-pixels"
+
+
+def test_byte_limit_applies_to_paths_bytes_and_streams(tmp_path) -> None:
+    data = image_bytes("PNG", 200, 100)
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    limits = Limits(max_bytes=1000)
+    import io
+
+    for source in (path, data, io.BytesIO(data)):
+        item = decode(open_media(source, limits))
+        assert item.decode_error is not None and item.decode_error.code == "too-large"
+
+
+def test_video_duration_limit() -> None:
+    item = decode(open_media(video_bytes(seconds=3.0), Limits(max_duration_s=1.0)))
+    assert item.decode_error is not None and item.decode_error.code == "too-long"
+
+
+def test_hashes_are_computed_on_open(tmp_path) -> None:
+    import hashlib
+
+    data = image_bytes("JPEG")
+    path = tmp_path / "a.jpg"
+    path.write_bytes(data)
+    for item in (open_media(path), open_media(data)):
+        assert item.sha256 == hashlib.sha256(data).hexdigest()
+        assert item.md5 == hashlib.md5(data).hexdigest()
+        assert item.size == len(data)
+
+
+def test_sniff_table() -> None:
+    assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic").format == "heic"
+    assert sniff(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf").format == "avif"
+    assert sniff(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom").kind == "audio"
+    assert sniff(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ").format == "mov"
+    assert sniff(b"fLaC\x00\x00\x00\x22").format == "flac"
+    assert sniff(b"ID3\x04\x00").format == "mp3"
+    assert sniff(b"hello world").kind == "unknown"
+
+
+@pytest.mark.shared_data
+def test_shared_bad_images_never_crash(shared_data) -> None:
+    for path in sorted((shared_data / "provenance" / "bad-images").iterdir()):
+        item = decode(open_media(path))
+        assert item.decoded
+        if path.stat().st_size == 0:
+            assert item.decode_error is not None and item.decode_error.code == "empty"
