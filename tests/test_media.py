@@ -61,8 +61,9 @@ def test_type_comes_from_bytes_not_the_file_name(tmp_path) -> None:
 def test_sampling_follows_the_configured_interval_and_frame_budget() -> None:
     data = video_bytes(seconds=4.0, fps=10)
     half = decode(open_media(data, Limits(frame_interval_s=0.5)))
+    # A sample may land on the next reference frame (B-frames are not decoded): 0.1 s later.
     assert [f.time_s for f in half.frames] == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
-                                                             abs=0.06)
+                                                             abs=0.11)
     budget = decode(open_media(data, Limits(frame_interval_s=0.1, max_frames=4)))
     assert len(budget.frames) == 4
     assert budget.frames[-1].time_s >= 2.5  # spread over the video, not the first 0.4 s
