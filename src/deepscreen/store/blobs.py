@@ -1,0 +1,145 @@
+"""Content-addressed blob store on local disk: the quarantined (and pending) items' bytes.
+
+A blob is named by its SHA-256 and written crash-safely: to a temporary file in the same
+folder, flushed and fsynced, renamed into place, and the folder fsynced so the rename itself
+survives a power cut. Only then does :meth:`BlobStore.put_stream` return, so a caller that
+acknowledges an upload after it can promise the bytes are on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import DeepscreenError
+
+_CHUNK = 1 << 20
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobError(DeepscreenError):
+    """A blob could not be written, read or was asked for by a malformed key."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """What :meth:`BlobStore.put_stream` wrote: the key (SHA-256), its MD5, size and head."""
+
+    key: str
+    md5: str
+    size: int
+    head: bytes  # the first bytes, for sniffing the media type without reopening the file
+
+
+class BlobStore:
+    """Blobs under ``root/ab/cd/<sha256>``; two levels of fan-out keep folders small."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._incoming = self.root / "incoming"
+        self._incoming.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise BlobError(f"not a blob key (64 lowercase hex characters): {key!r}")
+        return self.root / key[:2] / key[2:4] / key
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        """Store ``data`` durably; see :meth:`put_stream`."""
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob:
+        """Copy ``stream`` into the store, hashing as it goes; durable when this returns.
+
+        Raises :class:`BlobError` when the stream is longer than ``max_bytes`` (nothing is
+        kept) or the disk write fails.
+        """
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        size, head = 0, b""
+        fd, tmp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobError(f"item is more than {max_bytes:,} bytes")
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            key = sha256.hexdigest()
+            final = self.path(key)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # Same bytes under the same name: replacing an existing copy is harmless.
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            _fsync_dir(final.parent.parent)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BlobError(f"cannot store blob: {exc.strerror or exc}") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return StoredBlob(key=key, md5=md5.hexdigest(), size=size, head=head)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.path(key).open("rb")
+        except OSError as exc:
+            raise BlobError(f"blob {key} is not readable: {exc.strerror or exc}") from exc
+
+    def delete(self, key: str) -> bool:
+        """Remove a blob; ``False`` if it was not there. The removal is made durable too."""
+        path = self.path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
+    def keys(self) -> list[str]:
+        """Every stored key (for consistency checks; walks the whole tree)."""
+        return sorted(p.name for p in self.root.glob("??/??/*") if _KEY.match(p.name))
+
+    def clean_incoming(self, older_than_s: float = 3600.0) -> int:
+        """Delete partial uploads a crash left behind; never acknowledged, so never needed.
+
+        Only files older than ``older_than_s`` go: another process sharing this folder may
+        be writing a fresh one right now.
+        """
+        import time
+
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for leftover in self._incoming.glob("upload-*.part"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
