@@ -118,6 +118,13 @@ def test_byte_limit_applies_to_paths_bytes_and_streams(tmp_path) -> None:
         assert item.decode_error is not None and item.decode_error.code == "too-large"
 
 
+def test_large_video_frames_are_scaled_down_to_bound_memory() -> None:
+    item = decode(open_media(video_bytes(seconds=1.0, width=320, height=240),
+                             Limits(video_max_side=160)))
+    assert (item.width, item.height) == (320, 240)
+    assert item.frames[0].rgb.shape == (120, 160, 3)
+
+
 def test_video_duration_limit() -> None:
     item = decode(open_media(video_bytes(seconds=3.0), Limits(max_duration_s=1.0)))
     assert item.decode_error is not None and item.decode_error.code == "too-long"

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded picture: a still image, or a video frame sampled at ``time_s``."""
+    """One decoded picture: a still image, or a video frame sampled at ``time_s``.
+
+    Video frames larger than ``Limits.video_max_side`` are scaled down; ``Item.width`` and
+    ``Item.height`` keep the stream's own size, so ``rgb.shape`` may be smaller.
+    """
 
     index: int
     time_s: float

@@ -20,6 +20,9 @@ class Limits:
     max_duration_s: float = 4 * 3600.0
     decode_timeout_s: float = 120.0
     frame_interval_s: float = 1.0  # video sampling: one frame per this many seconds
+    # Sampled video frames are scaled down to this longest side, which bounds memory at
+    # max_frames x 1280 x 720 x 3 bytes (1.6 GB) for any input resolution.
+    video_max_side: int = 1280
     audio_sample_rate: int = 16_000
 
     def __post_init__(self) -> None:

@@ -118,6 +118,7 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
     # frame, a few frames later at most, and its real time is recorded.
     stream.codec_context.skip_frame = "NONREF" if skip_nonref else "DEFAULT"
     tb = float(stream.time_base)
+    max_side = item.limits.video_max_side
     half_frame = 0.5 / item.fps if item.fps else 0.02
     # A keyframe this close to the wanted time stands in for it; no forward decoding needed.
     snap = min(0.25, item.limits.frame_interval_s / 4)
@@ -145,8 +146,7 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
                 continue
             t = frame.pts * tb
             if t + half_frame >= target:
-                picked = Frame(index=len(frames), time_s=round(t, 3),
-                               rgb=frame.to_ndarray(format="rgb24"))
+                picked = Frame(index=len(frames), time_s=round(t, 3), rgb=_to_rgb(frame, max_side))
                 break
             if decoded_frames % 64 == 0 and time.monotonic() > deadline:
                 raise MediaError("decode-timeout", "decoding the video took longer than the limit")
@@ -157,7 +157,17 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
             continue  # two times resolved to the same frame (sparse or variable frame rate)
         frames.append(picked)
         if item.height is None or item.width is None:
-            item.height, item.width = picked.rgb.shape[:2]
+            item.height, item.width = frame.height, frame.width
     item.decode_info["frames_decoded"] = decoded_frames
     return [Frame(index=i, time_s=f.time_s, rgb=np.ascontiguousarray(f.rgb))
             for i, f in enumerate(frames)]
+
+
+def _to_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
+    """RGB pixels of a frame, scaled down (never up) so its longest side is ``max_side``."""
+    longest = max(frame.width, frame.height)
+    if longest <= max_side:
+        return frame.to_ndarray(format="rgb24")
+    scale = max_side / longest
+    width, height = round(frame.width * scale) // 2 * 2, round(frame.height * scale) // 2 * 2
+    return frame.to_ndarray(format="rgb24", width=width, height=height)
