@@ -1,0 +1,204 @@
+"""The SBI training loop: paired batches, BCE on logit and mask, cosine LR, checkpoints.
+
+Resumable: ``last.pt`` holds model, optimiser, epoch and batch position; batch contents
+depend only on (seed, epoch, batch), so a resumed run sees the same data it would have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from tqdm import tqdm
+
+from .data import CropCache, build_crop_cache, make_pair_batch, read_split
+from .metrics import roc_auc
+from .model import FaceSBINet
+
+log = logging.getLogger("deepscreen.train")
+
+
+@dataclass
+class Split:
+    train: CropCache
+    train_index: np.ndarray
+    holdout_index: np.ndarray
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    config = yaml.safe_load(Path(path).read_text())
+    for section in ("data", "model", "train"):
+        if section not in config:
+            raise ValueError(f"{path}: missing section '{section}'")
+    return config
+
+
+def prepare_data(config: dict[str, Any]) -> Split:
+    """Build (or reuse) the crop cache of the train split and carve out the holdout slice."""
+    data, model = config["data"], config["model"]
+    size, margin = int(model["input_size"]), float(model["align_margin"])
+    names = read_split(Path(data["train_split"]))
+    cache = build_crop_cache(
+        Path(data["image_dir"]), Path(data["landmarks"]), names,
+        Path(data["cache_dir"]) / f"aaf-train-{size}", size, margin,
+    )
+    order = np.random.default_rng(int(config["train"]["seed"])).permutation(len(cache))
+    holdout = round(len(cache) * float(data["holdout_fraction"]))
+    return Split(cache, np.sort(order[holdout:]), np.sort(order[:holdout]))
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warmup, then cosine decay to zero."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def predict(model: FaceSBINet, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Sigmoid scores of the logit head for N x 3 x S x S normalised inputs."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(inputs), batch):
+            x = torch.from_numpy(inputs[i : i + batch]).to(memory_format=torch.channels_last)
+            out.append(torch.sigmoid(model(x)[0]).numpy())
+    return np.concatenate(out)
+
+
+def holdout_auc(model: FaceSBINet, split: Split, seed: int) -> tuple[float, float]:
+    """AUC of real vs self-blended holdout faces (same fixed blends every epoch), and the
+    mean real score (a drift check)."""
+    rng = np.random.default_rng([seed, 10_000])
+    inputs, labels, _ = make_pair_batch(split.train, split.holdout_index, rng, augment=False)
+    scores = predict(model, inputs)
+    return roc_auc(labels, scores), float(scores[labels == 0].mean())
+
+
+def save_checkpoint(path: Path, **state: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a kill mid-write never leaves a broken checkpoint
+
+
+def train(config_path: Path, resume: bool = False) -> Path:
+    """Run (or resume) training; returns the path of the best checkpoint."""
+    config = load_config(config_path)
+    cfg = config["train"]
+    out_dir = Path(config["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    torch.set_num_threads(int(cfg["threads"]))
+    seed = int(cfg["seed"])
+    torch.manual_seed(seed)
+
+    split = prepare_data(config)
+    model = FaceSBINet(pretrained=True, dropout=float(config["model"]["dropout"]))
+    model.freeze_stem(int(config["model"]["freeze_stages"]))
+    model = model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=float(cfg["lr"]),
+                                  weight_decay=float(cfg["weight_decay"]))
+
+    pairs = int(cfg["pairs_per_batch"])
+    batches_per_epoch = len(split.train_index) // pairs
+    if cfg.get("limit_batches"):  # smoke runs: a few batches per epoch
+        batches_per_epoch = min(batches_per_epoch, int(cfg["limit_batches"]))
+    epochs = int(cfg["epochs"])
+    total_steps = epochs * batches_per_epoch
+    start_epoch, start_batch, best_auc, history = 0, 0, -1.0, []
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    if resume and last_path.exists():
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, start_batch = state["epoch"], state["batch"]
+        best_auc, history = state["best_auc"], state["history"]
+        log.info("resumed from %s at epoch %d batch %d", last_path, start_epoch, start_batch)
+    log.info("train faces %d, holdout %d, %d batches/epoch, %d epochs, size %d",
+             len(split.train_index), len(split.holdout_index), batches_per_epoch, epochs,
+             split.train.size)
+
+    def checkpoint(epoch: int, batch: int) -> None:
+        save_checkpoint(last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                        epoch=epoch, batch=batch, best_auc=best_auc, history=history,
+                        config=config)
+
+    last_save = time.monotonic()
+    for epoch in range(start_epoch, epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(split.train_index)
+        model.train()
+        first = start_batch if epoch == start_epoch else 0
+        bar = tqdm(range(first, batches_per_epoch), desc=f"epoch {epoch + 1}/{epochs}",
+                   mininterval=30, ascii=True)
+        running, seen, started = 0.0, 0, time.monotonic()
+        for batch in bar:
+            step = epoch * batches_per_epoch + batch
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, float(cfg["lr"]),
+                                    int(cfg["warmup_steps"]))
+            rng = np.random.default_rng([seed, epoch, batch])
+            indices = order[batch * pairs : (batch + 1) * pairs]
+            inputs, labels, masks = make_pair_batch(split.train, indices, rng)
+            x = torch.from_numpy(inputs).to(memory_format=torch.channels_last)
+            logit, mask_logit = model(x)
+            cls_loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels))
+            mask_loss = F.binary_cross_entropy_with_logits(
+                mask_logit.squeeze(1), torch.from_numpy(masks))
+            loss = cls_loss + float(cfg["mask_loss_weight"]) * mask_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+            seen += 1
+            if seen % int(cfg["log_every"]) == 0:
+                rate = seen * len(inputs) / (time.monotonic() - started)
+                log.info("epoch %d batch %d/%d loss %.4f (cls %.4f mask %.4f) lr %.2e %.1f img/s",
+                         epoch + 1, batch + 1, batches_per_epoch, running / seen,
+                         float(cls_loss), float(mask_loss), optimizer.param_groups[0]["lr"],
+                         rate)
+                bar.set_postfix(loss=f"{running / seen:.4f}")
+            if time.monotonic() - last_save > 60 * float(cfg["checkpoint_minutes"]):
+                checkpoint(epoch, batch + 1)
+                last_save = time.monotonic()
+        auc, real_mean = holdout_auc(model, split, seed)
+        history.append({"epoch": epoch + 1, "holdout_auc": auc, "real_mean_score": real_mean,
+                        "train_loss": running / max(seen, 1)})
+        log.info("epoch %d done: holdout AUC %.4f, mean real score %.3f, loss %.4f",
+                 epoch + 1, auc, real_mean, running / max(seen, 1))
+        if auc > best_auc:
+            best_auc = auc
+            save_checkpoint(best_path, model=model.state_dict(), epoch=epoch + 1,
+                            holdout_auc=auc, config=config)
+        checkpoint(epoch + 1, 0)
+        last_save = time.monotonic()
+    (out_dir / "history.json").write_text(json.dumps(history, indent=2))
+    log.info("finished: best holdout AUC %.4f -> %s", best_auc, best_path)
+    return best_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=Path("train/config.yaml"))
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    train(args.config, args.resume)
+
+
+if __name__ == "__main__":
+    main()
