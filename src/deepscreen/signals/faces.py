@@ -1,0 +1,228 @@
+"""Signal ``faces``: does a face in the image or video look swapped or reenacted?
+
+Per sampled frame: detect faces (MTCNN), align each with the shared five-point alignment,
+score the crops with the self-blended-images model (``face_sbi.onnx``). Video faces are
+linked into tracks (one per person); a track's score is the mean of its frame scores, and
+the item's score is its most manipulated track, so a single odd frame does not decide alone.
+
+Options (``signal_options['faces']``):
+  model_dir       folder holding face_sbi.onnx/.json and the detector [package models/]
+  threads         onnxruntime intra-op threads per session [1: one per worker process]
+  min_face_px     smallest face (shorter box side, pixels) that is scored [64]
+  detect_min_px   smallest face the detector looks for [40]
+  max_faces       faces scored per frame, largest first [8]
+  heatmap_cells   heatmap grid size in the evidence [14]
+  thumbnails      add JPEG data URIs (key frame with boxes, crops with heatmaps) [false]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..faces.align import align_face
+from ..faces.detect import DETECTOR_VERSION, Face, FaceDetector
+from ..faces.model import FaceModel, ModelNotInstalled
+from ..faces.track import link_tracks
+from ..faces.visual import frame_with_boxes, heatmap_grid, heatmap_overlay, jpeg_data_uri
+from ..findings import Finding
+from ..media import Frame, Item
+from . import Signal, register
+
+_MAX_THUMBNAIL_FACES = 6  # crops shown per item: the best frame of each of the top tracks
+
+
+@dataclass
+class _ScoredFace:
+    frame: Frame
+    face: Face
+    track: int
+    score: float | None = None  # None: too small to judge
+    heatmap: np.ndarray | None = None
+    crop: np.ndarray | None = None
+
+
+@register
+class FacesSignal(Signal):
+    name: ClassVar[str] = "faces"
+    version: ClassVar[str] = "1"
+    kinds = frozenset({"image", "video"})
+    needs_pixels = True
+    description = ("Manipulated faces (swap, reenactment): MTCNN detection, self-blended-images "
+                   "model per face, tracks over video time.")
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        opts = self.options
+        self._model_dir = Path(opts["model_dir"]) if opts.get("model_dir") else None
+        self._threads = int(opts.get("threads", 1))
+        self._min_face = float(opts.get("min_face_px", 64))
+        self._detect_min = float(opts.get("detect_min_px", min(40.0, self._min_face)))
+        self._max_faces = int(opts.get("max_faces", 8))
+        self._cells = int(opts.get("heatmap_cells", 14))
+        self._thumbnails = bool(opts.get("thumbnails", False))
+        self._detector: FaceDetector | None = None
+        self._model: FaceModel | None = None
+        self._unavailable: str | None = None  # why the models cannot load, once known
+
+    # --- lazily loaded models: scanning without faces installed costs nothing ---------------
+
+    def _load(self) -> str | None:
+        if self._model is None and self._unavailable is None:
+            try:
+                self._model = FaceModel(self._model_dir, threads=self._threads)
+            except ModelNotInstalled:
+                self._unavailable = "face model not installed"
+            except (ValueError, OSError) as exc:
+                self._unavailable = f"face model unusable: {exc}"
+        if self._model is not None and self._detector is None:
+            # model_dir may hold only the face model (a retrained one, or a test's); the
+            # detector then comes from the package.
+            folders = [d for d in (self._model_dir, None) if d is None or
+                       (d / "face_detector_pnet.onnx").is_file()]
+            try:
+                self._detector = FaceDetector(folders[0], min_face_px=self._detect_min,
+                                              threads=self._threads)
+            except FileNotFoundError:
+                self._unavailable = "face detector not installed"
+        return self._unavailable
+
+    # --- the signal -----------------------------------------------------------------------
+
+    def inspect(self, item: Item) -> Finding:
+        reason = self._load()
+        if reason is not None:
+            return self.abstain(reason)
+        assert self._model is not None and self._detector is not None
+        frames = item.frames
+        if not frames:
+            return self.abstain("no decoded frames")
+        detections = [self._detector.detect(frame.rgb)[: self._max_faces * 4] for frame in frames]
+        tracks = link_tracks([[f.box for f in faces] for faces in detections])
+        track_of = {member: track.id for track in tracks for member in track.members}
+        faces = [_ScoredFace(frame, face, track_of[(t, j)])
+                 for t, (frame, found) in enumerate(zip(frames, detections, strict=True))
+                 for j, face in enumerate(found)]
+        common = {"frames_sampled": len(frames), "faces_detected": len(faces),
+                  "detector": DETECTOR_VERSION, "min_face_px": self._min_face}
+        if not faces:
+            return self.abstain("no face found", **common)
+        judged = self._judgeable(faces)
+        if not judged:
+            largest = max(f.face.size for f in faces)
+            return self.abstain(f"faces too small to judge (largest {largest:.0f} px, "
+                                f"minimum {self._min_face:.0f} px)", **common)
+        self._score(judged)
+        return self._finding(item, faces, common)
+
+    def _judgeable(self, faces: list[_ScoredFace]) -> list[_ScoredFace]:
+        """Faces big enough to score, at most ``max_faces`` per frame (largest first)."""
+        by_frame: dict[int, list[_ScoredFace]] = {}
+        for f in faces:
+            if f.face.size >= self._min_face:
+                by_frame.setdefault(f.frame.index, []).append(f)
+        return [f for group in by_frame.values()
+                for f in sorted(group, key=lambda f: -f.face.size)[: self._max_faces]]
+
+    def _score(self, faces: list[_ScoredFace]) -> None:
+        assert self._model is not None
+        info = self._model.info
+        crops = np.stack([align_face(f.frame.rgb, f.face.landmarks_array(), info.input_size,
+                                     info.align_margin).crop for f in faces])
+        prediction = self._model.predict(crops)
+        for f, crop, score, heat in zip(faces, crops, prediction.scores, prediction.heatmaps,
+                                        strict=True):
+            f.score, f.heatmap = float(score), heat
+            f.crop = crop if self._thumbnails else None
+
+    def _finding(self, item: Item, faces: list[_ScoredFace], common: dict[str, Any]) -> Finding:
+        assert self._model is not None
+        info = self._model.info
+        scored = [f for f in faces if f.score is not None]
+        tracks = _track_summaries(scored)
+        best = max(tracks, key=lambda t: t["score"])
+        evidence: dict[str, Any] = {
+            **common,
+            "model": {"name": info.name, "version": info.version, "threshold": info.threshold},
+            "item_score_rule": "max over tracks of the mean per-frame face score",
+            "tracks": tracks,
+            "faces": [self._face_evidence(f) for f in faces],
+        }
+        if item.kind == "video":
+            evidence["timeline"] = _timeline(item.frames, scored)
+        if self._thumbnails:
+            evidence["thumbnails"] = self._thumbnail_evidence(faces, tracks, info.threshold)
+        n = len(tracks)
+        people = "face" if n == 1 else "faces"
+        return Finding(
+            signal=self.name, version=f"{self.version}+{info.name}-{info.version}",
+            score=min(1.0, max(0.0, best["score"])), labels=(f"faces:{n}",),
+            summary=f"{n} {people} scored; most manipulated-looking: track {best['id']} "
+                    f"(mean {best['score']:.3f}, max {best['max_score']:.3f})",
+            evidence=evidence,
+        )
+
+    def _face_evidence(self, f: _ScoredFace) -> dict[str, Any]:
+        data: dict[str, Any] = {"track": f.track, "frame": f.frame.index,
+                                "time_s": round(f.frame.time_s, 3), **f.face.to_dict(),
+                                "size_px": round(f.face.size, 1)}
+        if f.score is None:
+            data["score"] = None
+            data["skipped"] = "too small" if f.face.size < self._min_face else "over max_faces"
+        else:
+            data["score"] = round(f.score, 4)
+            if f.heatmap is not None:
+                data["heatmap"] = heatmap_grid(f.heatmap, self._cells)
+        return data
+
+    def _thumbnail_evidence(self, faces: list[_ScoredFace], tracks: list[dict[str, Any]],
+                            threshold: float | None) -> dict[str, Any]:
+        scored = [f for f in faces if f.score is not None]
+        key = max(scored, key=lambda f: f.score or 0.0)
+        on_key_frame = [f for f in faces if f.frame.index == key.frame.index]
+        picture = frame_with_boxes(key.frame.rgb, [f.face.box for f in on_key_frame],
+                                   [f.score for f in on_key_frame], threshold)
+        crops = []
+        for track in sorted(tracks, key=lambda t: -t["score"])[:_MAX_THUMBNAIL_FACES]:
+            top = max((f for f in scored if f.track == track["id"]), key=lambda f: f.score or 0.0)
+            if top.crop is None or top.heatmap is None:
+                continue
+            crops.append({"track": track["id"], "frame": top.frame.index,
+                          "time_s": round(top.frame.time_s, 3), "score": round(top.score or 0, 4),
+                          "image": jpeg_data_uri(heatmap_overlay(top.crop, top.heatmap))})
+        return {"key_frame": {"frame": key.frame.index, "time_s": round(key.frame.time_s, 3),
+                              "image": jpeg_data_uri(picture)},
+                "crops": crops}
+
+
+def _track_summaries(scored: list[_ScoredFace]) -> list[dict[str, Any]]:
+    """Per track: its time span and the mean and max of its per-frame scores."""
+    by_track: dict[int, list[_ScoredFace]] = {}
+    for f in scored:
+        by_track.setdefault(f.track, []).append(f)
+    summaries = []
+    for track_id, members in sorted(by_track.items()):
+        scores = [f.score for f in members if f.score is not None]
+        summaries.append({
+            "id": track_id,
+            "frames": len(members),
+            "start_s": round(min(f.frame.time_s for f in members), 3),
+            "end_s": round(max(f.frame.time_s for f in members), 3),
+            "score": round(float(np.mean(scores)), 4),
+            "max_score": round(float(np.max(scores)), 4),
+        })
+    return summaries
+
+
+def _timeline(frames: list[Frame], scored: list[_ScoredFace]) -> list[dict[str, Any]]:
+    """For every sampled frame: the highest face score in it (None where no face was scored)."""
+    best: dict[int, float] = {}
+    for f in scored:
+        if f.score is not None:
+            best[f.frame.index] = max(best.get(f.frame.index, 0.0), f.score)
+    return [{"time_s": round(frame.time_s, 3),
+             "score": round(best[frame.index], 4) if frame.index in best else None}
+            for frame in frames]

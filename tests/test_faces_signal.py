@@ -1,0 +1,205 @@
+"""The ``faces`` signal end to end, with a tiny ONNX model that keeps the real IO contract.
+
+The tiny model's logit is ``GAIN * mean(normalised crop)``: brighter faces score higher, so a
+test can make one person "more manipulated" than another and check which track wins.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepscreen.config import ScanConfig
+from deepscreen.faces.align import align_face
+from deepscreen.faces.detect import FaceDetector
+from deepscreen.media import decode, open_media
+from deepscreen.scan import Scanner
+from deepscreen.signals.faces import FacesSignal
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+SIZE = 64  # crop size of the tiny model
+GAIN = 4.0
+MARGIN = 0.3
+FACE_PHOTO = "00000A02.jpg"
+
+
+def write_tiny_model(folder: Path, threshold: float = 0.5) -> Path:
+    """face_sbi.onnx + face_sbi.json with input [N,3,S,S] -> logit [N], mask [N,1,S/8,S/8]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes = [
+        helper.make_node("ReduceMean", ["input"], ["mean"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Mul", ["mean", "gain"], ["logit"]),
+        helper.make_node("ReduceMean", ["input"], ["grey"], axes=[1], keepdims=1),
+        helper.make_node("AveragePool", ["grey"], ["mask"], kernel_shape=[8, 8], strides=[8, 8]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_face_sbi",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N"]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, SIZE // 8, SIZE // 8])],
+        initializer=[helper.make_tensor("gain", TensorProto.FLOAT, [], [GAIN])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(folder / "face_sbi.onnx"))
+    meta = {"name": "face-sbi-tiny", "version": "test", "input_size": SIZE, "input_name": "input",
+            "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+            "outputs": {"logit": "logit", "mask": "mask"}, "align_margin": MARGIN,
+            "threshold": threshold}
+    (folder / "face_sbi.json").write_text(json.dumps(meta))
+    return folder
+
+
+def expected_score(rgb: np.ndarray, landmarks: np.ndarray) -> float:
+    """What the tiny model must give for this face, computed without the signal."""
+    crop = align_face(rgb, landmarks, SIZE, MARGIN).crop.astype(np.float64)
+    return float(1 / (1 + np.exp(-GAIN * ((crop / 255 - 0.5) / 0.5).mean())))
+
+
+def make_config(model_dir: Path, **options: object) -> ScanConfig:
+    return ScanConfig(signals=("faces",),
+                      signal_options={"faces": {"model_dir": str(model_dir), **options}})
+
+
+def item_from(data: bytes):  # type: ignore[no-untyped-def]
+    return decode(open_media(data, name="test"))
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return write_tiny_model(tmp_path / "models")
+
+
+@pytest.fixture(scope="module")
+def face_rgb(shared_data: Path) -> np.ndarray:
+    return np.asarray(Image.open(shared_data / "faces-aaf" / "images" / FACE_PHOTO).convert("RGB"))
+
+
+def test_abstains_when_the_model_is_not_installed(tmp_path: Path) -> None:
+    signal = FacesSignal(make_config(tmp_path / "empty"))
+    finding = signal.inspect(item_from(png(np.full((64, 64, 3), 100, np.uint8))))
+    assert finding.score is None
+    assert finding.abstained == "face model not installed"
+
+
+def test_abstains_on_a_frame_without_a_face(tiny_model: Path) -> None:
+    rng = np.random.default_rng(3)
+    finding = FacesSignal(make_config(tiny_model)).inspect(
+        item_from(png(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8))))
+    assert finding.score is None
+    assert finding.abstained == "no face found"
+    assert finding.evidence["frames_sampled"] == 1
+
+
+def test_a_malformed_model_description_abstains_with_the_reason(tiny_model: Path) -> None:
+    (tiny_model / "face_sbi.json").write_text('{"name": "x"}')
+    finding = FacesSignal(make_config(tiny_model)).inspect(
+        item_from(png(np.full((64, 64, 3), 100, np.uint8))))
+    assert finding.score is None
+    assert finding.abstained is not None and "input_size" in finding.abstained
+
+
+@pytest.mark.shared_data
+def test_abstains_on_faces_below_the_minimum_size(tiny_model: Path, face_rgb: np.ndarray) -> None:
+    finding = FacesSignal(make_config(tiny_model, min_face_px=400)).inspect(
+        item_from(png(face_rgb)))
+    assert finding.score is None
+    assert finding.abstained is not None and finding.abstained.startswith("faces too small")
+    assert "minimum 400 px" in finding.abstained
+    assert finding.evidence["faces_detected"] == 1
+
+
+@pytest.mark.shared_data
+def test_scores_each_face_in_an_image(tiny_model: Path, face_rgb: np.ndarray) -> None:
+    finding = FacesSignal(make_config(tiny_model)).inspect(item_from(png(face_rgb)))
+    assert finding.abstained is None
+    assert finding.labels == ("faces:1",)
+    face = finding.evidence["faces"][0]
+    landmarks = FaceDetector().detect(face_rgb)[0].landmarks_array()
+    assert face["score"] == pytest.approx(expected_score(face_rgb, landmarks), abs=1e-3)
+    assert finding.score == pytest.approx(face["score"], abs=1e-3)
+    assert len(face["landmarks"]) == 5 and len(face["box"]) == 4
+    heatmap = np.array(face["heatmap"])
+    assert heatmap.shape == (14, 14) and 0 <= heatmap.min() <= heatmap.max() <= 1
+    assert "thumbnails" not in finding.evidence  # only when asked for
+    assert finding.version == "1+face-sbi-tiny-test"
+
+
+@pytest.mark.shared_data
+def test_thumbnails_are_jpeg_data_uris_when_asked_for(tiny_model: Path,
+                                                      face_rgb: np.ndarray) -> None:
+    finding = FacesSignal(make_config(tiny_model, thumbnails=True)).inspect(
+        item_from(png(face_rgb)))
+    thumbs = finding.evidence["thumbnails"]
+    assert thumbs["key_frame"]["image"].startswith("data:image/jpeg;base64,")
+    assert len(thumbs["crops"]) == 1
+    assert thumbs["crops"][0]["image"].startswith("data:image/jpeg;base64,")
+
+
+def two_person_video(face: np.ndarray, seconds: int = 4, fps: int = 5) -> bytes:
+    """A PyAV-encoded clip: a dim person walking on the left, a bright one still on the right."""
+    height, width = 480, 800
+    dim = (face * 0.6).astype(np.uint8)
+    bright = np.clip(face.astype(np.int16) + 70, 0, 255).astype(np.uint8)
+    fh, fw = face.shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for i in range(seconds * fps):
+            canvas = np.full((height, width, 3), 60, np.uint8)
+            x = 10 + 6 * i  # moves 30 px per second: still overlaps at 1 fps sampling
+            canvas[60:60 + fh, x:x + fw] = dim
+            canvas[60:60 + fh, width - fw - 10:width - 10] = bright
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+@pytest.mark.shared_data
+def test_video_gets_tracks_a_timeline_and_the_max_track_as_item_score(
+        tiny_model: Path, face_rgb: np.ndarray) -> None:
+    video = two_person_video(face_rgb)
+    with Scanner(make_config(tiny_model)) as scanner:
+        report = scanner.scan(video, name="two-people.mp4")
+    finding = report.finding("faces")
+    assert finding is not None and finding.abstained is None, finding
+    evidence = finding.evidence
+    tracks = evidence["tracks"]
+    assert len(tracks) == 2 and finding.labels == ("faces:2",)
+    assert all(t["frames"] == 4 for t in tracks)
+    by_track = {t["id"]: [f for f in evidence["faces"] if f["track"] == t["id"]] for t in tracks}
+    moved = sorted(abs(fs[-1]["box"][0] - fs[0]["box"][0]) for fs in by_track.values())
+    assert moved[0] < 10 < 60 < moved[1]  # one person sits still, the other walks 90 px
+    bright = max(tracks, key=lambda t: t["score"])
+    assert finding.score == pytest.approx(bright["score"], abs=1e-4)
+    assert finding.score == pytest.approx(max(t["score"] for t in tracks), abs=1e-4)
+    for t in tracks:
+        scores = [f["score"] for f in by_track[t["id"]]]
+        assert t["score"] == pytest.approx(np.mean(scores), abs=1e-3)
+        assert t["max_score"] == pytest.approx(max(scores), abs=1e-4)
+    timeline = evidence["timeline"]
+    assert [round(p["time_s"]) for p in timeline] == [0, 1, 2, 3]
+    for point in timeline:
+        at = [f["score"] for f in evidence["faces"] if round(f["time_s"]) == round(point["time_s"])]
+        assert point["score"] == pytest.approx(max(at), abs=1e-4)
+    assert report.to_json()  # the evidence serialises
