@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +20,8 @@ __all__ = ["AudioTrack", "Frame", "Item", "Limits", "MediaKind", "MediaType", "d
 Source = str | os.PathLike[str] | bytes | BinaryIO
 
 _CHUNK = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 def open_media(source: Source, limits: Limits | None = None, name: str | None = None) -> Item:
@@ -117,6 +120,12 @@ def decode(item: Item) -> Item:
         item.decode_error = exc
     except RecursionError as exc:
         item.decode_error = MediaError("decode-failed", f"container nesting too deep: {exc}")
+    except Exception as exc:
+        # Decoders are large C libraries fed hostile input; whatever escapes them, the item
+        # still gets a verdict. Logged, because it points at a gap in the decoders' handling.
+        log.warning("unexpected %s decoding %s: %s", type(exc).__name__, item.source, exc)
+        item.decode_error = MediaError("decode-failed",
+                                       f"cannot decode: {type(exc).__name__}: {exc}")
     finally:
         item.decoded = True
     return item

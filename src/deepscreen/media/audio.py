@@ -23,6 +23,8 @@ def decode_audio(item: Item) -> None:
             if not container.streams.audio:
                 raise MediaError("no-audio-stream", "the file holds no audio stream")
             stream = container.streams.audio[0]
+            if stream.codec_context is None:
+                raise MediaError("decode-failed", "the audio codec is unknown or unsupported")
             codec, channels = stream.codec_context.name, stream.codec_context.channels
             resampler = av.AudioResampler(format="flt", layout="mono", rate=limits.audio_sample_rate)
             for frame in container.decode(stream):

@@ -25,8 +25,9 @@ def decode_image(item: Item) -> None:
     limits = item.limits
     try:
         with warnings.catch_warnings():
-            # Pillow warns about large images; our own pixel limit below is the one that counts.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about large images (our own pixel limit below is the one that counts)
+            # and about corrupt metadata tags; either way the outcome is decided below.
+            warnings.simplefilter("ignore")
             stream = item.open_stream()
             image = Image.open(stream)
             width, height = image.size

@@ -62,6 +62,8 @@ def _video_stream(container: av.container.InputContainer) -> av.video.stream.Vid
 
 def _check_shape(item: Item, stream: av.video.stream.VideoStream) -> None:
     ctx = stream.codec_context
+    if ctx is None:
+        raise MediaError("decode-failed", "the video stream's codec is unknown or unsupported")
     item.width, item.height = ctx.width or None, ctx.height or None
     if item.width and item.height and item.width * item.height > item.limits.max_pixels:
         raise MediaError(
