@@ -1,0 +1,216 @@
+"""Hash computation and hash-value rules: pure functions over pixels and strings, no I/O.
+
+PDQ hashes are written the way Meta's reference tools write them: 256 bits, most significant
+bit first, as 64 lower-case hex characters. A video's signal is the vPDQ list of per-frame
+PDQ hashes with their quality and time, serialised as ThreatExchange does
+(a JSON list of ``"hex,quality,seconds"`` strings).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pdqhash
+
+from ..errors import BankError
+
+if TYPE_CHECKING:
+    from ..media import Frame, Item
+
+SignalType = Literal["sha256", "md5", "pdq", "vpdq"]
+SIGNAL_TYPES: tuple[SignalType, ...] = ("sha256", "md5", "pdq", "vpdq")
+EXACT_TYPES: tuple[SignalType, ...] = ("sha256", "md5")
+
+PDQ_BITS = 256
+PDQ_HEX_LEN = PDQ_BITS // 4
+# Below this quality a PDQ hash describes too little structure (flat or nearly flat pictures)
+# and matches unrelated content; both PDQ and vPDQ ignore such hashes.
+PDQ_MIN_QUALITY = 50
+PDQ_DEFAULT_THRESHOLD = 31
+
+# pdqhash.compute_dihedral returns the hashes of these transforms of the picture, in this
+# order (checked against numpy rotations/flips of test images).
+DIHEDRAL_VARIANTS = ("original", "rotate-90-ccw", "rotate-180", "rotate-90-cw",
+                     "flip-vertical", "flip-horizontal", "transpose", "transverse")
+
+_HEX_LENGTH = {"sha256": 64, "md5": 32, "pdq": PDQ_HEX_LEN}
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+
+
+@dataclass(frozen=True)
+class PdqHash:
+    """One PDQ hash (64 hex chars) with its quality in [0, 100]."""
+
+    hex: str
+    quality: int
+
+    @property
+    def usable(self) -> bool:
+        return self.quality >= PDQ_MIN_QUALITY
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """The PDQ hash of one sampled video frame."""
+
+    hex: str
+    quality: int
+    time_s: float
+
+    def to_vpdq(self) -> str:
+        return f"{self.hex},{self.quality},{self.time_s:.3f}"
+
+
+@dataclass(frozen=True)
+class ItemHashes:
+    """Every hash Deepscreen computes for one item.
+
+    ``pdq`` and ``dihedral`` are set for still images, ``frames`` for video. ``pdq_note``
+    says why no PDQ was computed (undecodable item, audio) so reports can explain it.
+    """
+
+    kind: str
+    sha256: str
+    md5: str
+    pdq: PdqHash | None = None
+    dihedral: tuple[str, ...] = ()
+    frames: tuple[FrameHash, ...] = ()
+    pdq_note: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The hashes as JSON-ready data (what reports and ``deepscreen hash --json`` show)."""
+        data: dict[str, object] = {"kind": self.kind, "sha256": self.sha256 or None,
+                                   "md5": self.md5 or None}
+        if self.pdq is not None:
+            data["pdq"] = {"hash": self.pdq.hex, "quality": self.pdq.quality}
+        if self.frames:
+            data["vpdq"] = [{"hash": f.hex, "quality": f.quality, "time_s": round(f.time_s, 3)}
+                            for f in self.frames]
+        if self.pdq_note:
+            data["pdq_note"] = self.pdq_note
+        return data
+
+
+def bits_to_hex(bits: np.ndarray) -> str:
+    """A 256-element 0/1 vector (pdqhash's output) as 64 hex chars, most significant bit first."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
+def hex_to_bytes(hex_value: str) -> np.ndarray:
+    """A PDQ hex string as 32 uint8 values (the packed form the index stores)."""
+    return np.frombuffer(bytes.fromhex(hex_value), dtype=np.uint8)
+
+
+def hamming(hex_a: str, hex_b: str) -> int:
+    """Hamming distance between two equal-length hex hashes."""
+    return (int(hex_a, 16) ^ int(hex_b, 16)).bit_count()
+
+
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 picture, got shape {array.shape}")
+    return array
+
+
+def pdq_of(rgb: np.ndarray) -> PdqHash:
+    """PDQ hash and quality of one RGB picture."""
+    bits, quality = pdqhash.compute(_as_rgb(rgb))
+    return PdqHash(bits_to_hex(bits), int(quality))
+
+
+def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
+    """The picture's PDQ hash and the hashes of its 8 rotations/flips (original first).
+
+    The bank stores only the original; querying all 8 variants finds flipped or rotated
+    copies at the cost of one hash computation.
+    """
+    variants, quality = pdqhash.compute_dihedral(_as_rgb(rgb))
+    hexes = tuple(bits_to_hex(v) for v in variants)
+    return PdqHash(hexes[0], int(quality)), hexes
+
+
+def frame_hashes(frames: Sequence[Frame]) -> tuple[FrameHash, ...]:
+    """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time."""
+    out = []
+    for frame in frames:
+        pdq = pdq_of(frame.rgb)
+        out.append(FrameHash(pdq.hex, pdq.quality, float(frame.time_s)))
+    return tuple(out)
+
+
+def hash_item(item: Item) -> ItemHashes:
+    """SHA-256 and MD5 (from the item) plus PDQ for decoded images and vPDQ for decoded video."""
+    kind = item.kind
+    if kind not in ("image", "video"):
+        return ItemHashes(kind, item.sha256, item.md5, pdq_note=f"no PDQ for {kind} items")
+    if not item.screenable or not item.frames:
+        reason = str(item.decode_error) if item.decode_error else "item was not decoded"
+        return ItemHashes(kind, item.sha256, item.md5,
+                          pdq_note=f"no PDQ: the item could not be decoded ({reason})")
+    if kind == "image":
+        pdq, dihedral = pdq_dihedral(item.frames[0].rgb)
+        note = None if pdq.usable else (
+            f"PDQ quality {pdq.quality} < {PDQ_MIN_QUALITY}: too little structure to match by PDQ")
+        return ItemHashes(kind, item.sha256, item.md5, pdq=pdq, dihedral=dihedral, pdq_note=note)
+    frames = frame_hashes(item.frames)
+    usable = sum(f.quality >= PDQ_MIN_QUALITY for f in frames)
+    note = None if usable else (
+        f"no frame has PDQ quality >= {PDQ_MIN_QUALITY}: the video cannot match by vPDQ")
+    return ItemHashes(kind, item.sha256, item.md5, frames=frames, pdq_note=note)
+
+
+# --- hash values as users type them ------------------------------------------------------
+
+
+def normalize_value(signal_type: str, value: str) -> str:
+    """Check a hash value for its signal type and return its canonical form.
+
+    Raises :class:`BankError` with a message a user can act on for a malformed value.
+    """
+    if signal_type not in SIGNAL_TYPES:
+        raise BankError(f"unknown signal type {signal_type!r}; use one of {', '.join(SIGNAL_TYPES)}")
+    if signal_type == "vpdq":
+        return serialize_vpdq(parse_vpdq(value))
+    text = value.strip().lower()
+    expected = _HEX_LENGTH[signal_type]
+    if len(text) != expected or not _HEX_RE.match(text):
+        raise BankError(f"malformed {signal_type} value {value[:80]!r}: expected {expected} hex "
+                        f"characters")
+    return text
+
+
+def parse_vpdq(value: str) -> tuple[FrameHash, ...]:
+    """Parse a vPDQ signal: a JSON list of ``"hex,quality,seconds"`` strings (ThreatExchange)."""
+    try:
+        items = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise BankError(f"malformed vpdq value: not a JSON list ({exc.msg})") from None
+    if not isinstance(items, list) or not items:
+        raise BankError("malformed vpdq value: expected a non-empty JSON list of "
+                        "\"hex,quality,seconds\" strings")
+    frames = []
+    for raw in items:
+        parts = raw.split(",") if isinstance(raw, str) else []
+        try:
+            hex_value, quality, time_s = parts
+            frame = FrameHash(normalize_value("pdq", hex_value), int(quality), float(time_s))
+        except (ValueError, BankError):
+            raise BankError(f"malformed vpdq frame {str(raw)[:100]!r}: expected "
+                            f"\"<64 hex>,<quality 0-100>,<seconds>\"") from None
+        if not 0 <= frame.quality <= 100 or frame.time_s < 0:
+            raise BankError(f"malformed vpdq frame {raw!r}: quality must be 0-100 and time >= 0")
+        frames.append(frame)
+    return tuple(frames)
+
+
+def serialize_vpdq(frames: Sequence[FrameHash]) -> str:
+    """The ThreatExchange serialisation of a vPDQ signal."""
+    return json.dumps([f.to_vpdq() for f in frames], separators=(",", ":"))

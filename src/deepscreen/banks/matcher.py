@@ -1,0 +1,142 @@
+"""Matching an item's hashes against every bank: exact digests, PDQ with dihedral variants,
+and vPDQ for video. Reads only the cached indexes; the database is asked only for the
+metadata of the entries that matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import BankIndex, cache_root, load_bank_index
+from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, ItemHashes
+from .index import pack_pdq
+from .store import Bank, BankStore
+from .vpdq import match_videos, usable_frames
+
+
+@dataclass(frozen=True)
+class BankMatch:
+    """One bank entry an item matched, with the evidence a reviewer needs."""
+
+    bank: str
+    label: str
+    entry_id: int
+    signal_type: str
+    distance: int = 0
+    quality: int | None = None
+    variant: str | None = None
+    video: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        return self.signal_type in ("sha256", "md5")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"bank": self.bank, "label": self.label, "entry_id": self.entry_id,
+                                "signal_type": self.signal_type, "distance": self.distance}
+        if self.quality is not None:
+            data["quality"] = self.quality
+        if self.variant is not None:
+            data["dihedral_variant"] = self.variant
+        if self.video is not None:
+            data["video"] = self.video
+        data["metadata"] = self.metadata
+        return data
+
+
+class BankMatcher:
+    """Matches items against every bank in a store; build once, reuse for many items.
+
+    Indexes load lazily on the first match and are reused until a bank's generation moves
+    (checked with one cheap query per :meth:`match` call, so a long-running scanner sees
+    additions without restarting).
+    """
+
+    def __init__(self, store: BankStore, cache_fallback: Path) -> None:
+        self.store = store
+        self.root: Path | None = cache_root(store, cache_fallback) if store.persistent else None
+        self._indexes: dict[int, BankIndex] = {}
+
+    def banks(self) -> list[Bank]:
+        return self.store.list_banks()
+
+    def _current(self) -> list[BankIndex]:
+        banks = self.banks()
+        fresh: dict[int, BankIndex] = {}
+        for bank in banks:
+            cached = self._indexes.get(bank.id)
+            if (cached is None or cached.bank.generation != bank.generation
+                    or cached.bank.cache_key != bank.cache_key):
+                cached = load_bank_index(self.store, bank, self.root)
+            else:
+                cached.bank = bank  # thresholds or label may have changed
+            fresh[bank.id] = cached
+        self._indexes = fresh
+        return list(fresh.values())
+
+    def match(self, hashes: ItemHashes) -> list[BankMatch]:
+        """Every entry in every bank that the item matches, exact matches first."""
+        found: list[BankMatch] = []
+        for index in self._current():
+            found.extend(self._exact(index, hashes))
+            if hashes.pdq is not None and hashes.pdq.quality >= PDQ_MIN_QUALITY:
+                found.extend(self._pdq(index, hashes))
+            if hashes.frames:
+                found.extend(self._video(index, hashes))
+        entries = self.store.entries_by_id([m.entry_id for m in found])
+        return [BankMatch(**{**m.__dict__, "metadata": entries[m.entry_id].metadata})
+                if m.entry_id in entries else m for m in found]
+
+    def _exact(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
+        out = []
+        for signal_type, value in (("sha256", hashes.sha256), ("md5", hashes.md5)):
+            if not value:  # too-large items are not hashed
+                continue
+            exact, ids = index.exact[signal_type]
+            out.extend(BankMatch(index.bank.name, index.bank.label, int(ids[row]), signal_type)
+                       for row in exact.lookup(value))
+        return out
+
+    def _pdq(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
+        assert hashes.pdq is not None
+        variants = hashes.dihedral or (hashes.pdq.hex,)
+        best: dict[int, tuple[int, int]] = {}  # entry id -> (distance, variant)
+        for hit in index.pdq.search(pack_pdq(variants), index.bank.pdq_threshold):
+            entry_id = int(index.pdq_ids[hit.row])
+            if entry_id not in best or (hit.distance, hit.query) < best[entry_id]:
+                best[entry_id] = (hit.distance, hit.query)
+        return [BankMatch(index.bank.name, index.bank.label, entry_id, "pdq", distance=distance,
+                          quality=hashes.pdq.quality, variant=DIHEDRAL_VARIANTS[variant])
+                for entry_id, (distance, variant) in sorted(best.items(),
+                                                            key=lambda kv: kv[1])]
+
+    def _video(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
+        query = usable_frames(hashes.frames)
+        if not query or not len(index.frame_ids):
+            return []
+        bank = index.bank
+        hits = index.frames.search(pack_pdq([f.hex for f in query]), bank.pdq_threshold)
+        closest: dict[int, int] = {}  # entry id -> smallest frame distance
+        for hit in hits:
+            if index.frame_quality[hit.row] >= PDQ_MIN_QUALITY:
+                entry_id = int(index.frame_ids[hit.row])
+                closest[entry_id] = min(hit.distance, closest.get(entry_id, hit.distance))
+        out = []
+        for entry_id, distance in sorted(closest.items()):
+            result = match_videos(query, index.video_frames(entry_id), bank.pdq_threshold)
+            if not result.matches(bank.video_query_percent, bank.video_compared_percent):
+                continue
+            video = {"query_match_percent": round(result.query_match_percent, 2),
+                     "compared_match_percent": round(result.compared_match_percent, 2),
+                     "matched_frames": len(result.matched_query_times),
+                     "query_frames": result.query_frames,
+                     "compared_frames": result.compared_frames,
+                     "matched_times_s": [round(t, 3) for t in result.matched_query_times],
+                     "bank_matched_times_s": [round(t, 3)
+                                              for t in result.matched_compared_times]}
+            out.append(BankMatch(bank.name, bank.label, entry_id, "vpdq", distance=distance,
+                                 video=video))
+        out.sort(key=lambda m: -(m.video or {}).get("query_match_percent", 0))
+        return out
