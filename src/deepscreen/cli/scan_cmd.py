@@ -69,6 +69,11 @@ def scan(
                                          "max_bytes": max_bytes}.items() if v is not None}
     if limit_overrides:
         cfg = replace(cfg, limits=replace(cfg.limits, **limit_overrides))
+    if report is not None:
+        # The HTML report shows face crops and frames; the faces signal adds them only on
+        # request (they make JSON reports larger). An explicit config setting still wins.
+        faces_options = {"thumbnails": True, **cfg.options_for("faces")}
+        cfg = replace(cfg, signal_options={**cfg.signal_options, "faces": faces_options})
     pol = Policy.load(policy) if policy else Policy.default()
     console = Console(stderr=False, soft_wrap=False)
     errors = Console(stderr=True)

@@ -1,0 +1,273 @@
+"""One self-contained HTML file for a list of reports, for a person to review.
+
+Per item: the verdict and its reasons, every finding with its evidence, and for faces the
+key frame with boxes, face crops with their heatmaps and the per-second score timeline as
+an inline SVG. Everything from the item (file names, metadata, evidence) is attacker
+controlled: it is HTML-escaped, images are accepted only as base64 JPEG/PNG data URIs, and a
+Content-Security-Policy forbids scripts and every external fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .findings import Finding
+from .report import Report
+
+_DATA_URI = re.compile(r"data:image/(jpeg|png);base64,[A-Za-z0-9+/]+={0,2}")
+_ACTION_COLOURS = {"allow": "#1b7f3b", "label": "#9a6700", "quarantine": "#8e3bbf",
+                   "block": "#c62828"}
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d1d1f;background:#f6f7f9}
+h1{font-size:22px;margin:0 0 4px} .meta{color:#666;margin-bottom:18px}
+section.item{background:#fff;border:1px solid #ddd;border-radius:8px;padding:16px 18px;
+ margin:0 0 18px}
+h2{font-size:16px;margin:0 0 6px;word-break:break-all}
+.badge{display:inline-block;color:#fff;border-radius:4px;padding:1px 8px;font-weight:600;
+ text-transform:uppercase;font-size:12px;margin-right:8px}
+table{border-collapse:collapse;width:100%;margin:8px 0}
+td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+th{font-size:12px;color:#555} .dim{color:#888} .num{font-variant-numeric:tabular-nums}
+pre{background:#f3f3f3;padding:8px;overflow:auto;max-height:320px;font-size:12px;
+ white-space:pre-wrap;word-break:break-all}
+.faces{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start;margin:8px 0}
+figure{margin:0} figcaption{font-size:12px;color:#555}
+.summary td{border:none;padding:2px 12px 2px 0}
+"""
+
+
+def write_html_report(reports: list[Report], path: Path) -> None:
+    """Write the HTML report for ``reports`` to ``path`` (UTF-8, overwriting)."""
+    Path(path).write_text(render_html_report(reports), encoding="utf-8")
+
+
+def render_html_report(reports: Sequence[Report]) -> str:
+    """The report as one HTML document (no scripts, no external resources)."""
+    counts: dict[str, int] = {}
+    for r in reports:
+        counts[r.action] = counts.get(r.action, 0) + 1
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no items"
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    body = "\n".join(_item(i, r) for i, r in enumerate(reports, 1))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "img-src data:; style-src 'unsafe-inline'\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>Deepscreen report ({len(reports)} items)</title><style>{_CSS}</style></head>"
+        f"<body><h1>Deepscreen report</h1><div class=\"meta\">{len(reports)} item(s): "
+        f"{escape(summary)} &middot; generated {escape(generated)} by deepscreen "
+        f"{escape(__version__)}</div>\n{body}\n</body></html>\n"
+    )
+
+
+def _item(number: int, report: Report) -> str:
+    item = report.item
+    action = report.action
+    colour = _ACTION_COLOURS.get(action, "#555")
+    reasons = "".join(
+        f"<li>{_e(r.reason)} <span class=\"dim\">({_e(r.rule)}: {_e(', '.join(r.signals))})"
+        "</span></li>" for r in report.verdict.reasons) or "<li class=\"dim\">no rule matched</li>"
+    facts = [("kind", f"{item.get('kind')}/{item.get('format')}"),
+             ("size", f"{item.get('size'):,} bytes" if isinstance(item.get("size"), int) else ""),
+             ("dimensions", f"{item.get('width')}x{item.get('height')}"
+              if item.get("width") else ""),
+             ("duration", f"{item.get('duration_s')} s" if item.get("duration_s") else ""),
+             ("sha256", item.get("sha256") or ""), ("policy", report.policy)]
+    rows = "".join(f"<tr><td class=\"dim\">{_e(k)}</td><td>{_e(v)}</td></tr>"
+                   for k, v in facts if v)
+    error = (f"<p><b>Could not be screened:</b> {_e(report.error.get('message', ''))}</p>"
+             if report.error else "")
+    faces = report.finding("faces")
+    faces_html = _faces(faces, item.get("kind")) if faces is not None else ""
+    return (
+        f"<section class=\"item\"><h2>{number}. {_e(item.get('source', ''))}</h2>"
+        f"<div><span class=\"badge\" style=\"background:{colour}\">{_e(action)}</span>"
+        f"<ul>{reasons}</ul></div>{error}<table class=\"summary\">{rows}</table>"
+        f"{faces_html}<h3>Findings</h3>{_findings(report.findings)}</section>"
+    )
+
+
+def _findings(findings: Sequence[Finding]) -> str:
+    rows = []
+    for f in findings:
+        score = "" if f.score is None else f"{f.score:.3f}"
+        result = (f"<span class=\"dim\">abstained: {_e(f.abstained)}</span>" if f.abstained
+                  else _e(f.summary))
+        evidence = ""
+        if f.evidence:
+            text = json.dumps(_without_images(f.evidence), indent=1, ensure_ascii=False,
+                              default=str)
+            if len(text) > 20000:
+                text = text[:20000] + "\n... (truncated; see the JSON report)"
+            evidence = f"<details><summary>evidence</summary><pre>{_e(text)}</pre></details>"
+        rows.append(
+            f"<tr><td><b>{_e(f.signal)}</b><br><span class=\"dim\">{_e(f.version)}</span></td>"
+            f"<td class=\"num\">{score}</td><td>{_e(', '.join(f.labels))}</td>"
+            f"<td>{result}{evidence}</td><td class=\"num dim\">{f.elapsed_ms:.0f} ms</td></tr>")
+    return ("<table><tr><th>signal</th><th>score</th><th>labels</th><th>result</th>"
+            f"<th>time</th></tr>{''.join(rows)}</table>")
+
+
+def _faces(finding: Finding, kind: Any) -> str:
+    """Key frame, crops with heatmaps, per-track scores and (video) the timeline."""
+    evidence = finding.evidence
+    if finding.abstained:
+        return f"<h3>Faces</h3><p class=\"dim\">{_e(finding.abstained)}</p>"
+    threshold = _number((evidence.get("model") or {}).get("threshold"))
+    parts = ["<h3>Faces</h3>"]
+    thumbs = evidence.get("thumbnails") or {}
+    figures = []
+    key = thumbs.get("key_frame") or {}
+    if _image_ok(key.get("image")):
+        figures.append(f"<figure><img src=\"{key['image']}\" alt=\"key frame\" "
+                       f"style=\"max-width:480px\"><figcaption>frame at "
+                       f"{_e(key.get('time_s'))} s, boxes red above the threshold</figcaption>"
+                       "</figure>")
+    for crop in thumbs.get("crops") or []:
+        if _image_ok(crop.get("image")):
+            figures.append(f"<figure><img src=\"{crop['image']}\" width=\"128\" height=\"128\" "
+                           f"alt=\"face crop\"><figcaption>track {_e(crop.get('track'))}, "
+                           f"{_e(crop.get('time_s'))} s, score {_fmt(crop.get('score'))}"
+                           "</figcaption></figure>")
+    if not figures:  # no thumbnails: draw the heatmap grids of each track's top face
+        figures = [_heatmap_svg(face) for face in _top_faces(evidence)]
+    if figures:
+        parts.append(f"<div class=\"faces\">{''.join(figures)}</div>")
+    tracks = evidence.get("tracks") or []
+    if tracks:
+        rows = "".join(
+            f"<tr><td>{_e(t.get('id'))}</td><td class=\"num\">{_fmt(t.get('score'))}</td>"
+            f"<td class=\"num\">{_fmt(t.get('max_score'))}</td><td>{_e(t.get('frames'))}</td>"
+            f"<td>{_e(t.get('start_s'))} - {_e(t.get('end_s'))} s</td></tr>" for t in tracks)
+        parts.append("<table><tr><th>track</th><th>mean score</th><th>max score</th>"
+                     f"<th>frames</th><th>time</th></tr>{rows}</table>")
+    timeline = evidence.get("timeline")
+    if kind == "video" and timeline:
+        parts.append(timeline_svg(timeline, threshold))
+    return "".join(parts)
+
+
+def timeline_svg(timeline: Sequence[dict[str, Any]], threshold: float | None,
+                 width: int = 720, height: int = 180) -> str:
+    """Face score per sampled second as an inline SVG line plot, with the threshold dashed.
+
+    Seconds without a scored face break the line (no point is invented for them).
+    """
+    pad_left, pad_right, pad_top, pad_bottom = 40, 12, 10, 26
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
+    times = [t for t in (_number(p.get("time_s")) for p in timeline) if t is not None]
+    end = max(times, default=0.0) or 1.0
+
+    def x(t: float) -> float:
+        return pad_left + plot_w * t / end
+
+    def y(score: float) -> float:
+        return pad_top + plot_h * (1.0 - min(max(score, 0.0), 1.0))
+
+    segments: list[list[tuple[float, float]]] = [[]]
+    for point in timeline:
+        t, score = _number(point.get("time_s")), _number(point.get("score"))
+        if t is None or score is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append((x(t), y(score)))
+    lines = []
+    for seg in segments:
+        if len(seg) > 1:
+            coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in seg)
+            lines.append(f"<polyline points=\"{coords}\" fill=\"none\" stroke=\"#1f5fbf\" "
+                         "stroke-width=\"2\"/>")
+        lines.extend(f"<circle cx=\"{a:.1f}\" cy=\"{b:.1f}\" r=\"2.5\" fill=\"#1f5fbf\"/>"
+                     for a, b in seg)
+    grid = "".join(
+        f"<line x1=\"{pad_left}\" x2=\"{width - pad_right}\" y1=\"{y(v):.1f}\" y2=\"{y(v):.1f}\" "
+        f"stroke=\"#e4e4e4\"/><text x=\"{pad_left - 6}\" y=\"{y(v) + 4:.1f}\" font-size=\"10\" "
+        f"text-anchor=\"end\" fill=\"#666\">{v:.1f}</text>" for v in (0.0, 0.5, 1.0))
+    ticks = "".join(
+        f"<text x=\"{x(t):.1f}\" y=\"{height - 8}\" font-size=\"10\" text-anchor=\"middle\" "
+        f"fill=\"#666\">{t:g}s</text>" for t in _ticks(end))
+    limit = ""
+    if threshold is not None:
+        limit = (f"<line class=\"threshold\" x1=\"{pad_left}\" x2=\"{width - pad_right}\" "
+                 f"y1=\"{y(threshold):.1f}\" y2=\"{y(threshold):.1f}\" stroke=\"#c62828\" "
+                 f"stroke-dasharray=\"5,4\"/><text x=\"{width - pad_right}\" "
+                 f"y=\"{y(threshold) - 4:.1f}\" font-size=\"10\" text-anchor=\"end\" "
+                 f"fill=\"#c62828\">threshold {threshold:.3f}</text>")
+    return (f"<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
+            f"height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
+            f"aria-label=\"face score per second\">{grid}{ticks}{limit}{''.join(lines)}</svg>")
+
+
+def _heatmap_svg(face: dict[str, Any], cell: int = 8) -> str:
+    grid = face.get("heatmap") or []
+    rects = []
+    for r, row in enumerate(grid):
+        for c, value in enumerate(row):
+            v = _number(value)
+            if v is None:
+                continue
+            shade = round(255 * (1 - min(max(v, 0.0), 1.0)))
+            rects.append(f"<rect x=\"{c * cell}\" y=\"{r * cell}\" width=\"{cell}\" "
+                         f"height=\"{cell}\" fill=\"rgb(255,{shade},{shade})\"/>")
+    side = cell * max(len(grid), 1)
+    return (f"<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{side}\" "
+            f"height=\"{side}\">{''.join(rects)}</svg><figcaption>track {_e(face.get('track'))}"
+            f", score {_fmt(face.get('score'))}</figcaption></figure>")
+
+
+def _top_faces(evidence: dict[str, Any], limit: int = 6) -> list[dict[str, Any]]:
+    best: dict[Any, dict[str, Any]] = {}
+    for face in evidence.get("faces") or []:
+        score = _number(face.get("score"))
+        if score is None or not face.get("heatmap"):
+            continue
+        current = best.get(face.get("track"))
+        if current is None or score > (_number(current.get("score")) or 0.0):
+            best[face.get("track")] = face
+    return sorted(best.values(), key=lambda f: -(_number(f.get("score")) or 0.0))[:limit]
+
+
+def _without_images(value: Any) -> Any:
+    """The evidence with data URIs shortened: they are shown as pictures, not as text."""
+    if isinstance(value, dict):
+        return {k: _without_images(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_images(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:"):
+        return f"<{value[:value.find(',')] if ',' in value else 'data'} image, {len(value)} chars>"
+    return value
+
+
+def _ticks(end: float) -> list[float]:
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800) if end / s <= 12),
+                3600)
+    return [i * step for i in range(int(end // step) + 1)]
+
+
+def _image_ok(value: Any) -> bool:
+    return isinstance(value, str) and _DATA_URI.fullmatch(value) is not None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _fmt(value: Any) -> str:
+    number = _number(value)
+    return "" if number is None else f"{number:.3f}"
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
