@@ -84,7 +84,7 @@ def make_pki(signer_cn: str = "Deepscreen Test Signer",
     )
 
 
-def manifest_definition(actions: list[dict[str, Any]], title: str = "test.jpg") -> dict[str, Any]:
+def manifest_definition(actions: list[dict[str, Any]], title: str = "test") -> dict[str, Any]:
     return {
         "claim_generator_info": [{"name": "deepscreen-tests", "version": "1"}],
         "title": title,
@@ -98,22 +98,25 @@ def created_action(source_type: str = TRAINED, agent: str = "Test Generator") ->
             "softwareAgent": {"name": agent, "version": "1.0"}}
 
 
-def sign_jpeg(pki: SigningPki, actions: list[dict[str, Any]] | None = None,
-              source: bytes | None = None, remote_url: str | None = None) -> bytes:
-    """Sign a JPEG (a fresh 128x96 texture unless ``source`` is given) and return its bytes.
+def sign_media(pki: SigningPki, actions: list[dict[str, Any]] | None = None,
+               source: bytes | None = None, mime: str = "image/jpeg",
+               remote_url: str | None = None) -> bytes:
+    """Sign ``source`` (a fresh 128x96 JPEG texture by default) and return the signed bytes.
 
-    With ``remote_url`` the manifest is not embedded: the JPEG only carries a link to it, as a
+    With ``remote_url`` the manifest is not embedded: the file only carries a link to it, as a
     cloud-hosted manifest would.
     """
     source = source if source is not None else image_bytes("JPEG", 128, 96, seed=7)
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256,
                                                        pki.chain_pem, pki.key_pem, None))
-    builder = c2pa.Builder.from_json(manifest_definition(actions or [created_action()]))
+    definition = manifest_definition(actions or [created_action()])
+    definition["format"] = mime
+    builder = c2pa.Builder.from_json(definition)
     if remote_url is not None:
         builder.set_no_embed()
         builder.set_remote_url(remote_url)
     out = io.BytesIO()
-    builder.sign(signer, "image/jpeg", io.BytesIO(source), out)
+    builder.sign(signer, mime, io.BytesIO(source), out)
     return out.getvalue()
 
 

@@ -22,7 +22,7 @@ from fixtures_c2pa import (
     SigningPki,
     created_action,
     make_pki,
-    sign_jpeg,
+    sign_media,
     tamper_pixels,
 )
 
@@ -36,7 +36,7 @@ def pki() -> SigningPki:
 
 @pytest.fixture(scope="module")
 def ai_jpeg(pki: SigningPki) -> bytes:
-    return sign_jpeg(pki, [created_action(TRAINED)])
+    return sign_media(pki, [created_action(TRAINED)])
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_damaged_manifest_is_invalid_not_a_crash(ai_jpeg: bytes) -> None:
 
 
 def test_generative_edit_is_ai_edited_not_ai_generated(pki: SigningPki) -> None:
-    jpeg = sign_jpeg(pki, [
+    jpeg = sign_media(pki, [
         created_action(CAPTURE, agent="Test Camera"),
         {"action": "c2pa.edited", "digitalSourceType": COMPOSITE_AI,
          "softwareAgent": {"name": "Test Fill", "version": "2"}},
@@ -136,8 +136,15 @@ def test_generative_edit_is_ai_edited_not_ai_generated(pki: SigningPki) -> None:
     assert "ai-declared" not in labels
 
 
+def test_declared_ai_audio(pki: SigningPki) -> None:
+    wav = sign_media(pki, [created_action(TRAINED, agent="Test Voice")], audio_bytes("wav"),
+                     mime="audio/wav")
+    finding = c2pa_finding(wav)
+    assert {"c2pa-present", "c2pa-valid", "ai-declared"} <= set(finding.labels)
+
+
 def test_camera_capture_declares_no_ai(pki: SigningPki) -> None:
-    labels = set(c2pa_finding(sign_jpeg(pki, [created_action(CAPTURE)])).labels)
+    labels = set(c2pa_finding(sign_media(pki, [created_action(CAPTURE)])).labels)
     assert labels == {"c2pa-present", "c2pa-valid", "source:digitalCapture"}
 
 
@@ -186,7 +193,7 @@ def recording_server() -> Iterator[tuple[str, list[str]]]:
 def test_remote_manifest_is_reported_and_never_fetched(
         pki: SigningPki, recording_server: tuple[str, list[str]]) -> None:
     url, requests = recording_server
-    jpeg = sign_jpeg(pki, remote_url=url)
+    jpeg = sign_media(pki, remote_url=url)
     finding = c2pa_finding(jpeg)
     assert set(finding.labels) == {"c2pa-present", "c2pa-remote"}
     assert finding.evidence["remote_url"] == url
