@@ -45,6 +45,12 @@ def load_config(path: Path) -> dict[str, Any]:
 def prepare_data(config: dict[str, Any]) -> Split:
     """Build (or reuse) the crop cache of the train split and carve out the holdout slice."""
     data, model = config["data"], config["model"]
+    for key in ("image_dir", "landmarks", "train_split"):
+        if not Path(data[key]).exists():
+            raise FileNotFoundError(
+                f"data.{key} = {data[key]} not found (relative paths are taken from the "
+                f"working directory {Path.cwd()})"
+            )
     size, margin = int(model["input_size"]), float(model["align_margin"])
     names = read_split(Path(data["train_split"]))
     cache = build_crop_cache(

@@ -1,0 +1,102 @@
+"""Export a trained FaceSBINet checkpoint to ONNX plus the JSON the runtime reads.
+
+The runtime (``deepscreen.signals.faces``) runs the ONNX file with onnxruntime and takes
+everything else - input size, normalisation, alignment margin, threshold - from the JSON, so
+the two files always travel together.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import MASK_STRIDE, MEAN, STD
+from .model import FaceSBINet
+
+INPUT_NAME, LOGIT_NAME, MASK_NAME = "input", "logit", "mask"
+OPSET = 17
+
+
+class _Inference(nn.Module):
+    """Eval-mode wrapper fixing the output order and names of the exported graph."""
+
+    def __init__(self, model: FaceSBINet) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(x)
+
+
+def export_onnx(model: FaceSBINet, path: Path, input_size: int) -> Path:
+    """Write ``model`` as ONNX (opset 17, dynamic batch, weights embedded in one file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(2, 3, input_size, input_size)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of dynamo, which needs onnxscript;
+        # the TorchScript path produces the same plain graph for this convolutional net.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _Inference(model),
+            (dummy,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[LOGIT_NAME, MASK_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, LOGIT_NAME: {0: "batch"},
+                          MASK_NAME: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return path
+
+
+def model_from_checkpoint(checkpoint: Path) -> tuple[FaceSBINet, dict[str, Any]]:
+    """Load a ``best.pt``/``last.pt`` checkpoint into an eval-mode model (no ImageNet load)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = FaceSBINet(pretrained=False, dropout=float(state["config"]["model"]["dropout"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def torch_onnx_max_diff(model: FaceSBINet, onnx_path: Path, inputs: np.ndarray) -> float:
+    """Largest absolute difference between torch and onnxruntime outputs on ``inputs``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    logit_ort, mask_ort = session.run([LOGIT_NAME, MASK_NAME], {INPUT_NAME: inputs})
+    with torch.inference_mode():
+        logit_pt, mask_pt = model.eval()(torch.from_numpy(inputs))
+    return float(max(np.abs(logit_ort - logit_pt.numpy()).max(),
+                     np.abs(mask_ort - mask_pt.numpy()).max()))
+
+
+def model_metadata(
+    input_size: int, margin: float, threshold: float, version: str, trained: str,
+    calibration: dict[str, Any], metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``face_sbi.json`` contract shared with the runtime."""
+    return {
+        "name": "face-sbi",
+        "version": version,
+        "input_size": input_size,
+        "input_name": INPUT_NAME,
+        "mean": [MEAN] * 3,
+        "std": [STD] * 3,
+        "outputs": {"logit": LOGIT_NAME, "mask": MASK_NAME},
+        "mask_stride": MASK_STRIDE,
+        "align_margin": margin,
+        "threshold": threshold,
+        "calibration": calibration,
+        "trained": trained,
+        "metrics": metrics,
+    }
+
+
+def write_metadata(path: Path, metadata: dict[str, Any]) -> None:
+    path.write_text(json.dumps(metadata, indent=2) + "\n")
