@@ -13,6 +13,7 @@ import pytest
 from deepscreen.config import ScanConfig
 from deepscreen.errors import DeepscreenError
 from deepscreen.findings import Finding
+from deepscreen.media import Limits
 from deepscreen.scan import Scanner
 from deepscreen.signals.c2pa import TRUST_ANCHORS_ENV, C2paSignal, reader_settings
 from fixtures_c2pa import (
@@ -258,3 +259,15 @@ def test_real_adobe_generative_fill(shared_data: Path) -> None:
 def test_real_no_manifest_abstains(shared_data: Path) -> None:
     finding = c2pa_finding((shared_data / "provenance" / "c2pa" / "no_manifest.jpg").read_bytes())
     assert finding.abstained == "no C2PA manifest"
+
+
+@pytest.mark.parametrize("signal", ["c2pa", "xmp"])
+def test_items_over_the_size_limit_are_not_read(ai_jpeg: bytes, tmp_path: Path,
+                                                signal: str) -> None:
+    path = tmp_path / "big.jpg"
+    path.write_bytes(ai_jpeg)
+    config = ScanConfig(signals=(signal,), limits=Limits(max_bytes=len(ai_jpeg) - 1))
+    with Scanner(config) as scanner:
+        finding = scanner.scan(path).finding(signal)
+    assert finding is not None and finding.labels == ()
+    assert finding.abstained is not None and "size limit" in finding.abstained

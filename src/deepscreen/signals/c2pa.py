@@ -18,7 +18,7 @@ from typing import Any
 
 import c2pa
 
-from ..errors import DeepscreenError
+from ..errors import DeepscreenError, MediaError
 from ..findings import Finding
 from ..media import Item
 from ..provenance.c2pa_manifest import (
@@ -122,7 +122,7 @@ class C2paSignal(Signal):
                     embedded = reader.is_embedded()
         except c2pa.C2paError as exc:
             return self._unreadable(item, exc)
-        except (ValueError, OSError) as exc:  # malformed JSON from the reader, or I/O
+        except (ValueError, OSError, MediaError) as exc:  # malformed reader JSON, or I/O
             return self._unreadable(item, exc)
         return self._judge(store, state, embedded)
 
@@ -139,7 +139,7 @@ class C2paSignal(Signal):
         labels = ["c2pa-present"]
         if invalid:
             labels.append("c2pa-invalid")
-        else:
+        elif state in ("Valid", "Trusted"):  # any other state: validation did not conclude
             labels.append("c2pa-valid")
             if trusted:
                 labels.append("c2pa-trusted")
@@ -164,8 +164,8 @@ class C2paSignal(Signal):
             "c2pa_sdk": c2pa.sdk_version(),
         }
         return self.finding(labels=tuple(dict.fromkeys(labels)),
-                            summary=_summary(invalid, trusted, integrity_failures, manifest,
-                                             claims),
+                            summary=_summary(invalid, "c2pa-valid" in labels, trusted,
+                                             integrity_failures, manifest, claims),
                             evidence=evidence)
 
     def _unreadable(self, item: Item, exc: Exception) -> Finding:
@@ -205,16 +205,18 @@ def _active_statuses(store: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
 _CLAIM_WORDS = {AiClaim.GENERATED: "AI generation", AiClaim.EDITED: "AI editing"}
 
 
-def _summary(invalid: bool, trusted: bool, failures: list[str], manifest: dict[str, Any],
-             claims: set[AiClaim]) -> str:
+def _summary(invalid: bool, valid: bool, trusted: bool, failures: list[str],
+             manifest: dict[str, Any], claims: set[AiClaim]) -> str:
     signer = manifest["signer"]
     who = ", ".join(str(v) for v in (signer["common_name"], signer["organization"]) if v)
     if invalid:
         state = "do not validate (" + (", ".join(failures) or "invalid") + ")"
     elif trusted:
         state = "are valid and trusted"
-    else:
+    elif valid:
         state = "are valid but not trusted (signer matches no configured trust anchor)"
+    else:
+        state = "were read but their validation did not conclude"
     text = f"Content Credentials {state}; signed by {who or 'an unnamed signer'}"
     if claims:
         text += "; declare " + " and ".join(_CLAIM_WORDS[c] for c in AiClaim if c in claims)

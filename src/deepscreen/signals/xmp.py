@@ -54,6 +54,8 @@ class XmpSignal(Signal):
                    "metadata; labels declared AI generation or AI editing")
 
     def inspect(self, item: Item) -> Finding:
+        if item.decode_error is not None and item.decode_error.code == "too-large":
+            return self.abstain("item is over the size limit; metadata not read")
         fields = XmpFields()
         errors: list[str] = []
         with _item_bytes(item) as data:
