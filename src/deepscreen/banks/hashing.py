@@ -34,7 +34,8 @@ PDQ_MIN_QUALITY = 50
 PDQ_DEFAULT_THRESHOLD = 31
 
 # pdqhash.compute_dihedral returns the hashes of these transforms of the picture, in this
-# order (checked against numpy rotations/flips of test images).
+# order (checked against numpy rotations/flips of test images). When an item matches through
+# a variant, that variant is the transform that turns the item back into the banked picture.
 DIHEDRAL_VARIANTS = ("original", "rotate-90-ccw", "rotate-180", "rotate-90-cw",
                      "flip-vertical", "flip-horizontal", "transpose", "transverse")
 
