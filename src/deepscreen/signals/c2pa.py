@@ -170,7 +170,6 @@ class C2paSignal(Signal):
 
     def _unreadable(self, item: Item, exc: Exception) -> Finding:
         message = str(exc) or type(exc).__name__
-        markers = _credential_markers(item)
         if isinstance(exc, c2pa.C2paError.RemoteManifest) or message.startswith("Remote"):
             # Only a link to credentials stored elsewhere; fetching it is deliberately off.
             return self.finding(
@@ -180,6 +179,7 @@ class C2paSignal(Signal):
                           "remote_url": _remote_url(message)})
         if isinstance(exc, c2pa.C2paError.NotSupported):
             return self.abstain(f"the C2PA reader does not support this file: {message}")
+        markers = _credential_markers(item)
         if not markers:
             return self.abstain(f"no C2PA manifest (file could not be parsed: {message})")
         return self.finding(
@@ -194,9 +194,12 @@ def _active_statuses(store: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     results = store.get("validation_results")
     if isinstance(results, dict) and isinstance(results.get("activeManifest"), dict):
         active = results["activeManifest"]
-        return {kind: describe_statuses(active.get(kind) or [], limit=200 if kind == "success"
-                                        else 50)
-                for kind in ("success", "informational", "failure")}
+        return {
+            # Passed checks can number in the hundreds for a long video; keep them bounded.
+            "success": describe_statuses(active.get("success") or [], limit=200),
+            "informational": describe_statuses(active.get("informational") or []),
+            "failure": describe_statuses(active.get("failure") or []),
+        }
     legacy = store.get("validation_status")
     return {"success": [], "informational": [],
             "failure": describe_statuses(legacy if isinstance(legacy, list) else [])}

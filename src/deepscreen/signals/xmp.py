@@ -97,10 +97,10 @@ class XmpSignal(Signal):
             labels.append("ai-declared")
             reasons.append(f"AI system used: {system}")
         tool_hits = _ai_tool_mentions(fields)
-        if tool_hits and not composite_declared:
-            labels.append("ai-declared")
         # When the file itself declares a composite, an AI tool in its history is the tool
         # that made the composite (e.g. generative fill), not evidence of a generated whole.
+        if tool_hits and not composite_declared:
+            labels.append("ai-declared")
         reasons += [f"{hit['field']} names {hit['tool']}" for hit in tool_hits]
         labels = list(dict.fromkeys(labels)) or ["provenance-metadata"]
         summary = ("declares AI involvement: " + "; ".join(reasons) if reasons
