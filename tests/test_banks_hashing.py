@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 import pytest
-from media_factory import texture
 from PIL import Image
 
 from deepscreen.banks import (
@@ -20,6 +19,8 @@ from deepscreen.banks import (
 )
 from deepscreen.banks.hashing import bits_to_hex, parse_vpdq, serialize_vpdq
 from deepscreen.errors import BankError
+
+from media_factory import texture
 
 ORIGINAL = texture(640, 480, seed=11)
 

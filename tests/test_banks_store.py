@@ -51,7 +51,7 @@ def test_duplicate_and_unknown_banks(store: BankStore) -> None:
     store.create_bank("ncii")
     with pytest.raises(BankError, match="already exists"):
         store.create_bank("ncii")
-    with pytest.raises(BankError, match="unknown bank 'nope'.*ncii"):
+    with pytest.raises(BankError, match=r"unknown bank 'nope'.*ncii"):
         store.add_entries("nope", [])
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media_factory import image_bytes, texture, video_bytes
 from PIL import Image
 
 import deepscreen
@@ -16,6 +15,8 @@ from deepscreen.banks import BankStore, NewEntry, hash_item, open_store
 from deepscreen.config import ScanConfig
 from deepscreen.findings import Finding
 from deepscreen.media import decode, open_media
+
+from media_factory import image_bytes, texture, video_bytes
 
 
 def _hashes_finding(report) -> Finding:
