@@ -14,6 +14,7 @@ from PIL import Image
 from deepscreen.config import ScanConfig
 from deepscreen.media import decode as decode_media
 from deepscreen.media import open_media
+from deepscreen.scan import Scanner
 from deepscreen.signals.watermark import (
     MESSAGES,
     QUANT_STEP,
@@ -158,6 +159,24 @@ def test_mark_does_not_survive_jpeg_chroma_subsampling(photo: np.ndarray) -> Non
     # mark even at quality 95, because the decoder's chroma upsampling mixes neighbouring blocks.
     finding = screen(encode_image(mark_like_sd_v1(photo), "JPEG", quality=95, subsampling=2))
     assert finding.labels == () and finding.score == 0.0
+
+
+def test_mark_is_read_in_stored_orientation(photo: np.ndarray) -> None:
+    # An EXIF orientation rotates the displayed frame, not the stored block grid of the mark.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode_image(mark_like_sd_v1(photo), "PNG", exif=exif)
+    item = open_media(data)
+    decode_media(item)
+    assert not np.array_equal(item.frames[0].rgb, np.asarray(item.image.convert("RGB")))
+    finding = WatermarkSignal(ScanConfig()).inspect(item)
+    assert "watermark:stable-diffusion-v1" in finding.labels
+
+
+def test_scanner_labels_a_watermarked_image(photo: np.ndarray, home) -> None:
+    with Scanner(ScanConfig(signals=("watermark",))) as scanner:
+        report = scanner.scan(encode_image(mark_like_sd_v1(photo), "PNG"))
+    assert report.verdict.action == "label"
 
 
 def test_mark_does_not_survive_resizing(photo: np.ndarray) -> None:
