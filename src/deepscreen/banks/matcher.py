@@ -60,7 +60,7 @@ class BankMatcher:
         self._indexes: dict[int, BankIndex] = {}
 
     def banks(self) -> list[Bank]:
-        return self.store.list_banks()
+        return self.store.list_banks(counts=False)
 
     def _current(self) -> list[BankIndex]:
         banks = self.banks()

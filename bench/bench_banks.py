@@ -1,0 +1,219 @@
+"""Benchmark hash-bank lookups at 1,000,000 entries and record them in BENCHMARKS.md.
+
+    python bench/bench_banks.py [--size 1000000] [--queries 300] [--no-faiss] [--no-write]
+
+Builds, in a temporary home, one bank with ``--size`` random PDQ hashes and another with
+``--size`` random SHA-256 values, plus planted near-duplicates. Then measures:
+
+* index build (first use after a change) and index load from the on-disk cache (what each
+  CLI run pays);
+* PDQ lookup of one image: its 8 dihedral variants at threshold 31, half of the queries with
+  a planted match at distance 0-31, half without;
+* SHA-256 lookup (hit and miss);
+* the whole ``BankMatcher.match`` of an image (exact + PDQ + metadata of the matches);
+* faiss ``IndexBinaryMultiHash`` (python-threatexchange's choice) on the same hashes, for
+  comparison.
+
+Target: p99 < 10 ms per image lookup with all 8 variants. Results replace the
+"## Hash bank lookups" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from deepscreen.banks import BankMatcher, BankStore, ItemHashes, NewEntry, PdqHash, default_url
+from deepscreen.banks.index import PdqIndex
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Hash bank lookups"
+TARGET_P99_MS = 10.0
+PLANTED = 200
+
+
+def flip_bits(rng: np.random.Generator, packed: np.ndarray, bits: int) -> np.ndarray:
+    unpacked = np.unpackbits(packed)
+    unpacked[rng.choice(256, size=bits, replace=False)] ^= 1
+    return np.packbits(unpacked)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def stats(ms: list[float]) -> tuple[float, float]:
+    return statistics.median(ms), float(np.percentile(ms, 99))
+
+
+def build_store(home: Path, size: int, rng: np.random.Generator
+                ) -> tuple[BankStore, np.ndarray, list[str]]:
+    store = BankStore(default_url(home))
+    store.create_bank("pdq-1m")
+    store.create_bank("sha-1m")
+    pdq = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
+    store.add_entries("pdq-1m", (NewEntry("pdq", row.tobytes().hex(), {"n": i})
+                                 for i, row in enumerate(pdq)))
+    sha = [hashlib.sha256(i.to_bytes(8, "little")).hexdigest() for i in range(size)]
+    store.add_entries("sha-1m", (NewEntry("sha256", v) for v in sha))
+    return store, pdq, sha
+
+
+def run(size: int, queries: int, with_faiss: bool) -> dict[str, object]:
+    rng = np.random.default_rng(2026)
+    results: dict[str, object] = {"size": size, "queries": queries}
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        t0 = time.perf_counter()
+        store, pdq, sha = build_store(home, size, rng)
+        results["insert_s"] = time.perf_counter() - t0
+
+        # Planted near-duplicates: a query batch of 8 variants, one of which is within
+        # 0..31 bits of a stored hash; the other half of the batches are random (no match).
+        batches, expected = [], []
+        for i in range(queries):
+            batch = rng.integers(0, 256, size=(8, 32), dtype=np.uint8)
+            if i % 2 == 0:
+                row = int(rng.integers(0, size))
+                batch[int(rng.integers(0, 8))] = flip_bits(rng, pdq[row], int(rng.integers(0, 32)))
+                expected.append(row)
+            else:
+                expected.append(None)
+            batches.append(batch)
+
+        t0 = time.perf_counter()
+        matcher = BankMatcher(store, home)
+        matcher.match(ItemHashes("image", "00" * 32, "00" * 16))
+        results["index_build_s"] = time.perf_counter() - t0
+
+        load_ms = timed(lambda: BankMatcher(store, home)._current(), 5)
+        results["index_load_ms"] = statistics.median(load_ms)
+
+        index = next(i for i in matcher._current() if i.bank.name == "pdq-1m")
+        found = 0
+        for batch, row in zip(batches, expected, strict=True):
+            rows = {int(index.pdq_ids[h.row]) - 1 for h in index.pdq.search(batch, 31)}
+            found += row is not None and row in rows
+        results["planted_found"] = f"{found}/{sum(r is not None for r in expected)}"
+        it = iter(batches * 2)
+        pdq_ms = timed(lambda: index.pdq.search(next(it), 31), len(batches))
+        results["pdq_median_ms"], results["pdq_p99_ms"] = stats(pdq_ms)
+
+        sha_index = next(i for i in matcher._current() if i.bank.name == "sha-1m")
+        exact, _ = sha_index.exact["sha256"]
+        probes = [sha[int(rng.integers(0, size))] if i % 2 == 0 else hashlib.sha256(
+            b"miss%d" % i).hexdigest() for i in range(queries)]
+        it_sha = iter(probes)
+        sha_ms = timed(lambda: exact.lookup(next(it_sha)), len(probes))
+        results["sha_median_ms"], results["sha_p99_ms"] = stats(sha_ms)
+
+        items = [ItemHashes("image", probes[i], "00" * 16,
+                            pdq=PdqHash(batches[i][0].tobytes().hex(), 100),
+                            dihedral=tuple(r.tobytes().hex() for r in batches[i]))
+                 for i in range(queries)]
+        it_items = iter(items)
+        match_ms = timed(lambda: matcher.match(next(it_items)), len(items))
+        results["match_median_ms"], results["match_p99_ms"] = stats(match_ms)
+        store.close()
+
+        if with_faiss:
+            import faiss
+
+            faiss.omp_set_num_threads(1)
+            mih = faiss.IndexBinaryMultiHash(256, 16, 16)
+            mih.add(pdq)
+            mih.nflip = 31 // 16
+            it_f = iter(batches)
+            faiss_ms = timed(lambda: mih.range_search(next(it_f), 32), len(batches))
+            results["faiss_median_ms"], results["faiss_p99_ms"] = stats(faiss_ms)
+        np_build = timed(lambda: PdqIndex.build(pdq), 1)
+        results["numpy_build_ms"] = np_build[0]
+    return results
+
+
+def render(r: dict[str, object], command: str) -> str:
+    def f(key: str) -> str:
+        return f"{r[key]:.2f}"
+
+    ratio = float(r["pdq_p99_ms"]) / TARGET_P99_MS  # type: ignore[arg-type]
+    match_ratio = float(r["match_p99_ms"]) / TARGET_P99_MS  # type: ignore[arg-type]
+    lines = [
+        SECTION, "",
+        f"Target: p99 < {TARGET_P99_MS:g} ms per image lookup (all 8 dihedral variants, "
+        "threshold 31) in a bank of 1,000,000 PDQ hashes; loading a 1M-entry bank quick "
+        "enough for a CLI run.",
+        f"Command: `.venv/bin/python bench/bench_banks.py` (banks of {r['size']:,} random PDQ "
+        f"hashes and {r['size']:,} SHA-256 values; {r['queries']} lookups, half with a planted "
+        "near-duplicate at distance 0-31; machine: 2-core CPU dev box, shared).", "",
+        "| measurement | median ms | p99 ms | p99 / target |",
+        "|---|---|---|---|",
+        f"| PDQ lookup, 8 variants, numpy multi-index | {f('pdq_median_ms')} | "
+        f"{f('pdq_p99_ms')} | {ratio:.2f} |",
+        f"| whole `BankMatcher.match` of an image (2 banks: SHA-256/MD5 + PDQ + metadata) | "
+        f"{f('match_median_ms')} | {f('match_p99_ms')} | {match_ratio:.2f} |",
+        f"| SHA-256 lookup (half hits) | {r['sha_median_ms']:.3f} | {r['sha_p99_ms']:.3f} | - |",
+    ]
+    if "faiss_median_ms" in r:
+        lines.append(f"| for comparison: faiss `IndexBinaryMultiHash` (16 x 16 bits, nflip 1, "
+                     f"1 thread), 8 variants | {f('faiss_median_ms')} | {f('faiss_p99_ms')} | "
+                     f"{float(r['faiss_p99_ms']) / TARGET_P99_MS:.2f} |")  # type: ignore[arg-type]
+    lines += [
+        "",
+        f"- Planted near-duplicates found: {r['planted_found']} (the search is exact, not "
+        "approximate).",
+        f"- Index load from the on-disk cache (both banks, memory-mapped `.npy`): "
+        f"{r['index_load_ms']:.1f} ms median; first build after a change (reading "
+        f"{2 * int(r['size']):,} rows from "
+        f"SQLite and indexing): {r['index_build_s']:.1f} s, of which the PDQ multi-index itself "
+        f"{float(r['numpy_build_ms']) / 1000:.2f} s.",  # type: ignore[arg-type]
+        f"- Inserting the {2 * int(r['size']):,} entries through `BankStore.add_entries`: "
+        f"{r['insert_s']:.0f} s.",
+        "- Chosen: the numpy multi-index (exact; 16 chunks of 16 bits, probing each chunk's "
+        "bucket and its 1-bit neighbours finds every hash within 31 bits). faiss's MIH answers "
+        "one hash at a time and costs about 8 times more for the 8 variants of one image.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) our section; re-read the shared file right before writing."""
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    start = current.find(SECTION + "\n")
+    if start == -1:
+        new = current.rstrip("\n") + "\n\n" + text
+    else:
+        end = current.find("\n## ", start + len(SECTION))
+        new = current[:start] + text + ("" if end == -1 else current[end + 1:])
+    path.write_text(new, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--no-faiss", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
+    args = parser.parse_args()
+    results = run(args.size, args.queries, not args.no_faiss)
+    text = render(results, "bench/bench_banks.py")
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
