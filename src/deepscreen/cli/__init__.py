@@ -30,7 +30,7 @@ app = typer.Typer(
 
 # Each command lives in its own module and attaches itself to ``app`` on import.
 COMMAND_MODULES = ("scan_cmd", "hash_cmd", "bank_cmd", "info_cmd", "train_cmd", "eval_cmd",
-                   "serve_cmd")
+                   "serve_cmd", "worker_cmd", "submit_cmd")
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
