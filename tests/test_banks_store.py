@@ -107,6 +107,10 @@ def test_matcher_finds_exact_and_pdq_and_sees_changes(store: BankStore, tmp_path
     again = BankMatcher(store, tmp_path).match(_item(near, md5=MD5))
     assert [(m.bank, m.entry_id) for m in again] == [(m.bank, m.entry_id) for m in
                                                      matcher.match(_item(near, md5=MD5))]
+    # A removed bank stops matching and its cache folder goes.
+    store.remove_bank("strict")
+    assert {m.bank for m in matcher.match(_item(near))} == {"ncii"}
+    assert list(cache.glob("strict-*")) == []
 
 
 def test_low_quality_pdq_never_matches(store: BankStore, tmp_path: Path) -> None:

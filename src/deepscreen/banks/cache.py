@@ -7,6 +7,7 @@ under a temporary name and renamed into place, so a concurrent reader sees all o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -98,10 +99,12 @@ class BankIndex:
 
 
 def cache_root(store: BankStore, fallback: Path) -> Path:
-    """``<db>.index/`` next to a SQLite file; ``<fallback>/bank-index`` for server databases."""
+    """``<db>.index/`` next to a SQLite file; ``<fallback>/bank-index/<url digest>`` for
+    server databases (one folder per database, so two never prune each other's caches)."""
     if store.sqlite_path is not None:
         return store.sqlite_path.with_name(store.sqlite_path.name + ".index")
-    return fallback / "bank-index"
+    digest = hashlib.sha256(store.url.encode()).hexdigest()[:16]
+    return fallback / "bank-index" / digest
 
 
 def load_bank_index(store: BankStore, bank: Bank, root: Path | None) -> BankIndex:
@@ -131,3 +134,14 @@ def load_bank_index(store: BankStore, bank: Bank, root: Path | None) -> BankInde
     except OSError as exc:  # a read-only home still screens, just without the cache
         log.warning("cannot cache bank index in %s: %s", root, exc)
     return index
+
+
+def prune_cache(root: Path | None, banks: list[Bank]) -> None:
+    """Delete cache folders of banks that no longer exist (or were dropped and re-created)."""
+    if root is None or not root.is_dir():
+        return
+    live = {f"{b.name}-{b.cache_key}-" for b in banks}
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.name.startswith(".") and not any(
+                folder.name.startswith(prefix) for prefix in live):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import BankIndex, cache_root, load_bank_index
+from .cache import BankIndex, cache_root, load_bank_index, prune_cache
 from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, ItemHashes
 from .index import pack_pdq
 from .store import Bank, BankStore
@@ -65,15 +65,19 @@ class BankMatcher:
     def _current(self) -> list[BankIndex]:
         banks = self.banks()
         fresh: dict[int, BankIndex] = {}
+        changed = set(self._indexes) != {b.id for b in banks}
         for bank in banks:
             cached = self._indexes.get(bank.id)
             if (cached is None or cached.bank.generation != bank.generation
                     or cached.bank.cache_key != bank.cache_key):
                 cached = load_bank_index(self.store, bank, self.root)
+                changed = True
             else:
                 cached.bank = bank  # thresholds or label may have changed
             fresh[bank.id] = cached
         self._indexes = fresh
+        if changed:
+            prune_cache(self.root, banks)
         return list(fresh.values())
 
     def match(self, hashes: ItemHashes) -> list[BankMatch]:
