@@ -77,7 +77,7 @@ def torch_onnx_max_diff(model: FaceSBINet, onnx_path: Path, inputs: np.ndarray) 
 
 
 def model_metadata(
-    input_size: int, margin: float, threshold: float, version: str, trained: str,
+    input_size: int, margin: float, threshold: float | None, version: str, trained: str,
     calibration: dict[str, Any], metrics: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``face_sbi.json`` contract shared with the runtime."""
