@@ -134,8 +134,8 @@ def approximation_bands(rgb: np.ndarray) -> dict[str, np.ndarray]:
     # Scaling by 4 first makes INTER_AREA's 2x2 mean an exact integer: the 2x2 sum.
     sums = cv2.resize(np.ascontiguousarray(rgb[:rows, :cols]).astype(np.uint16) << 2,
                       (cols // 2, rows // 2), interpolation=cv2.INTER_AREA)
-    red, green, blue = np.moveaxis(sums.astype(np.float32), -1, 0)
-    # Haar's 1/2 folded into the weights; numpy beats cv2.transform here on a busy machine.
+    red, green, blue = (plane.astype(np.float32) for plane in cv2.split(sums))
+    # Haar's 1/2 folded into the weights; contiguous planes and numpy beat cv2.transform.
     r, g, b = (np.float32(0.5 * weight) for weight in _U_FROM_RGB)
     shared = green * g
     chroma = {False: red * r + shared + blue * b,  # U as OpenCV computes it from BGR
@@ -163,10 +163,17 @@ def block_bits(band: np.ndarray) -> np.ndarray:
 
 
 def vote(bits_per_block: np.ndarray, length: int) -> np.ndarray:
-    """For each of ``length`` message bits, the share of its blocks that read 1."""
-    slots = np.arange(len(bits_per_block)) % length
-    ones = np.bincount(slots, weights=bits_per_block, minlength=length)
-    return ones / np.maximum(np.bincount(slots, minlength=length), 1)
+    """For each of ``length`` message bits, the share of its blocks that read 1.
+
+    Block ``k`` carries message bit ``k % length``: whole repetitions are summed as rows of a
+    matrix, the last partial one added on top.
+    """
+    full, rest = divmod(len(bits_per_block), length)
+    ones = bits_per_block[:full * length].reshape(full, length).sum(axis=0, dtype=np.int64)
+    ones[:rest] += bits_per_block[full * length:]
+    votes = np.full(length, full)
+    votes[:rest] += 1
+    return ones / np.maximum(votes, 1)
 
 
 def decision_thresholds(share_of_ones: np.ndarray) -> dict[str, float]:
