@@ -9,6 +9,7 @@ acknowledges an upload after it can promise the bytes are on disk.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -36,6 +37,21 @@ class StoredBlob:
     head: bytes  # the first bytes, for sniffing the media type without reopening the file
 
 
+class StagedBlob:
+    """An upload written and fsynced but not yet under its content address."""
+
+    def __init__(self, store: BlobStore, tmp: Path, blob: StoredBlob) -> None:
+        self._store, self._tmp, self.blob = store, tmp, blob
+
+    def commit(self) -> StoredBlob:
+        """Rename into place and fsync the folders: from here on the blob survives a crash."""
+        self._store._commit(self._tmp, self.blob.key)
+        return self.blob
+
+    def discard(self) -> None:
+        self._tmp.unlink(missing_ok=True)
+
+
 class BlobStore:
     """Blobs under ``root/ab/cd/<sha256>``; two levels of fan-out keep folders small."""
 
@@ -54,15 +70,18 @@ class BlobStore:
 
     def put_bytes(self, data: bytes) -> StoredBlob:
         """Store ``data`` durably; see :meth:`put_stream`."""
-        import io
-
         return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> StoredBlob:
-        """Copy ``stream`` into the store, hashing as it goes; durable when this returns.
+        """Copy ``stream`` into the store; durable when this returns (stage, then commit)."""
+        return self.stage(stream, max_bytes).commit()
 
-        Raises :class:`BlobError` when the stream is longer than ``max_bytes`` (nothing is
-        kept) or the disk write fails.
+    def stage(self, stream: BinaryIO, max_bytes: int | None = None) -> StagedBlob:
+        """Copy ``stream`` to a fsynced temporary file, hashing as it goes.
+
+        The slow part of storing an upload, done before :meth:`StagedBlob.commit` (a rename),
+        so a caller can commit under a short lock. Raises :class:`BlobError` when the stream
+        is longer than ``max_bytes`` (nothing is kept) or the disk write fails.
         """
         sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         size, head = 0, b""
@@ -81,8 +100,18 @@ class BlobStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            key = sha256.hexdigest()
-            final = self.path(key)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BlobError(f"cannot store blob: {exc.strerror or exc}") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        blob = StoredBlob(key=sha256.hexdigest(), md5=md5.hexdigest(), size=size, head=head)
+        return StagedBlob(self, tmp, blob)
+
+    def _commit(self, tmp: Path, key: str) -> None:
+        final = self.path(key)
+        try:
             final.parent.mkdir(parents=True, exist_ok=True)
             # Same bytes under the same name: replacing an existing copy is harmless.
             os.replace(tmp, final)
@@ -91,11 +120,7 @@ class BlobStore:
             _fsync_dir(self.root)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise BlobError(f"cannot store blob: {exc.strerror or exc}") from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return StoredBlob(key=key, md5=md5.hexdigest(), size=size, head=head)
+            raise BlobError(f"cannot store blob {key}: {exc.strerror or exc}") from exc
 
     def open(self, key: str) -> BinaryIO:
         try:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..errors import DeepscreenError
@@ -60,6 +60,7 @@ def add_scan(session: Session, *, sha256: str, md5: str | None, source_name: str
                 callback_url=callback_url, submitted_by=submitted_by, attempts=0,
                 created_at=now, updated_at=now)
     session.add(scan)
+    session.flush()  # no ORM relationship orders the inserts, so rows that refer to it wait
     audit.record(session, submitted_by or "anonymous", "scan.submit", f"scan:{scan.id}",
                  {"sha256": sha256, "kind": kind, "size": size, "source": scan.source_name,
                   "status": status})
@@ -122,6 +123,21 @@ def blob_in_use(session: Session, blob_key: str) -> bool:
     return bool(pending or held)
 
 
+def lock_blob(session: Session, blob_key: str) -> None:
+    """Serialise, across processes, "store a blob + insert its row" and "unused -> delete".
+
+    Both critical sections run inside a transaction that holds this lock until it commits:
+    on PostgreSQL a transaction-scoped advisory lock on the key; on SQLite the database write
+    lock (one writer at a time), taken at once by a write that changes nothing. Without it a
+    worker finishing an allowed item could delete the blob that a concurrent upload of the
+    same bytes has just stored and acknowledged.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(blob_key[:15], 16)})
+    else:
+        session.execute(text("UPDATE scans SET id = id WHERE 1 = 0"))
+
+
 def pending_scan_ids(session: Session) -> list[str]:
     """Scans accepted but not finished, oldest first: the jobs to resume after a restart."""
     return list(session.scalars(select(Scan.id).where(Scan.status == "pending")
@@ -160,10 +176,9 @@ def review_queue(session: Session, *, state: str | None = "held", action: str | 
     return QueuePage(entries=[(row[0], row[1]) for row in rows], total=total)
 
 
-def decide(session: Session, entry: QuarantineEntry, *, decision: str, reviewer: str,
-           reviewer_key_id: str | None, reason: str, bank: str | None = None,
-           details: dict[str, Any] | None = None) -> ReviewDecision:
-    """Apply a reviewer's decision and audit it. Released entries are final."""
+def check_decision(entry: QuarantineEntry, *, decision: str, reviewer: str, reason: str,
+                   bank: str | None) -> None:
+    """Raise :class:`ReviewError` if the decision cannot be applied (nothing is changed)."""
     if decision not in DECISIONS:
         raise ReviewError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
     if not reason or not reason.strip():
@@ -174,6 +189,13 @@ def decide(session: Session, entry: QuarantineEntry, *, decision: str, reviewer:
         raise ReviewError(f"quarantine entry {entry.id} was already released")
     if decision == "confirm" and not bank:
         raise ReviewError("confirm needs the bank the item's hashes go into")
+
+
+def decide(session: Session, entry: QuarantineEntry, *, decision: str, reviewer: str,
+           reviewer_key_id: str | None, reason: str, bank: str | None = None,
+           details: dict[str, Any] | None = None) -> ReviewDecision:
+    """Apply a reviewer's decision and audit it. Released entries are final."""
+    check_decision(entry, decision=decision, reviewer=reviewer, reason=reason, bank=bank)
     previous = entry.state
     entry.state = NEXT_STATE[decision]
     entry.updated_at = utcnow()

@@ -1,0 +1,124 @@
+"""The FastAPI application: build the storage and workers once, serve the routes over them.
+
+``create_app(settings)`` is what ``deepscreen serve`` runs (and what tests use);
+``make_app`` builds the routes alone, without touching a database, for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..banks import BankMatcher
+from ..errors import DeepscreenError
+from ..policy import Policy
+from ..store import BlobStore, Database, database_url
+from ..store.blobs import BlobError
+from .banking import bank_store_for, scan_config_with_banks
+from .context import ServiceContext
+from .jobs import InProcessExecutor
+from .metrics import ServiceMetrics
+from .middleware import MetricsAndAccessLog, RequestSizeLimit
+from .ratelimit import TokenBuckets
+from .routes import admin, banks, review, scans, system
+from .screening import ScreeningService
+from .settings import ServiceSettings
+from .webhooks import WebhookDispatcher
+
+log = logging.getLogger("deepscreen.service")
+
+DESCRIPTION = """Screen uploads for known abuse content, provenance and manipulated faces.
+
+Every endpoint except `/healthz`, `/metrics` and this document needs an API key
+(`Authorization: Bearer dsk_...` or `X-API-Key`). Roles: **submitter** (scans, hash
+submissions), **reviewer** (+ the review queue), **admin** (+ banks, keys, audit log).
+Reports follow the schema `deepscreen.report/1`. See docs/service.md.
+"""
+
+
+def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
+    """The routes and middleware, with no storage attached (``app.state.ctx`` unset)."""
+    app = FastAPI(title="Deepscreen", version=__version__, description=DESCRIPTION,
+                  lifespan=_lifespan)
+    for router in (scans.router, review.router, banks.router, banks.hashes_router,
+                   admin.router, system.router):
+        app.include_router(router)
+
+    @app.exception_handler(BlobError)
+    async def storage_failed(_request: Request, exc: BlobError) -> JSONResponse:
+        log.error("blob storage failed: %s", exc)
+        return JSONResponse({"detail": f"storage unavailable: {exc}"},
+                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.exception_handler(DeepscreenError)
+    async def refused(_request: Request, exc: DeepscreenError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    # Outermost first: the size limit answers before anything reads a byte of the body.
+    app.add_middleware(MetricsAndAccessLog, metrics=metrics)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_upload_bytes + (1 << 20))
+    return app
+
+
+def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> ServiceContext:
+    """Open the database (migrating it unless told not to), blobs, banks, workers, webhooks."""
+    db = Database(database_url(settings.home, settings.database_url))
+    if settings.migrate:
+        db.upgrade()
+    blobs = BlobStore(settings.blob_dir)
+    scan_config = scan_config_with_banks(settings.scan_config(), db)
+    policy = Policy.load(settings.policy) if settings.policy else Policy.default()
+    webhooks = WebhookDispatcher(db, settings.resolved_webhook_secret(), settings.webhook_urls,
+                                 max_attempts=settings.webhook_max_attempts,
+                                 backoff_s=settings.webhook_backoff_s,
+                                 timeout_s=settings.webhook_timeout_s,
+                                 on_outcome=metrics.count_webhook)
+    screening = ScreeningService(db, blobs, scan_config, policy, webhooks,
+                                 sync_max_bytes=settings.sync_max_bytes,
+                                 max_upload_bytes=settings.max_upload_bytes,
+                                 sync_scanners=settings.sync_scanners,
+                                 job_max_attempts=settings.job_max_attempts,
+                                 on_verdict=metrics.count_verdict)
+    executor = InProcessExecutor(screening.process, screening.new_scanner, settings.workers)
+    screening.executor = executor
+    metrics.track_queue_depth(executor.depth)
+    bank_store = bank_store_for(scan_config)
+    return ServiceContext(settings=settings, db=db, blobs=blobs, screening=screening,
+                          webhooks=webhooks, metrics=metrics,
+                          rate_limits=TokenBuckets(settings.rate_per_s, settings.rate_burst),
+                          banks=bank_store, matcher=BankMatcher(bank_store, settings.home))
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The service, ready to run; settings default to the ``DEEPSCREEN_*`` environment."""
+    settings = settings or ServiceSettings.from_env()
+    metrics = ServiceMetrics()
+    app = make_app(settings, metrics)
+    app.state.ctx = build_context(settings, metrics)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: ServiceContext = app.state.ctx
+    removed = ctx.blobs.clean_incoming()
+    ctx.screening.executor.start()
+    ctx.webhooks.start()
+    resumed = ctx.screening.resume_pending()
+    log.info("service started", extra={"database": ctx.db.dialect, "resumed_jobs": resumed,
+                                       "removed_partial_uploads": removed,
+                                       "workers": ctx.settings.workers})
+    try:
+        yield
+    finally:
+        ctx.screening.executor.stop()
+        ctx.webhooks.stop()
+        ctx.screening.close()
+        ctx.banks.close()
+        ctx.db.dispose()

@@ -1,0 +1,34 @@
+"""Everything a request handler needs, built once per app and reached via ``app.state``."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from ..banks import BankMatcher, BankStore
+from ..store import BlobStore, Database
+from .metrics import ServiceMetrics
+from .ratelimit import TokenBuckets
+from .screening import ScreeningService
+from .settings import ServiceSettings
+from .webhooks import WebhookDispatcher
+
+
+@dataclass
+class ServiceContext:
+    settings: ServiceSettings
+    db: Database
+    blobs: BlobStore
+    screening: ScreeningService
+    webhooks: WebhookDispatcher
+    metrics: ServiceMetrics
+    rate_limits: TokenBuckets
+    banks: BankStore
+    matcher: BankMatcher  # for hash look-ups; not thread-safe, hence the lock
+    matcher_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.ctx

@@ -1,0 +1,106 @@
+"""The review queue: ``GET /v1/review`` and decisions with ``POST /v1/review/{id}``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import FileResponse
+
+from ...errors import DeepscreenError
+from ...store import audit
+from ...store import records as rec
+from ...store.keys import Principal
+from ...store.models import Scan
+from ..auth import Reviewer
+from ..banking import add_item_hashes_to_bank
+from ..context import ServiceContext, get_context
+from ..schemas import DecisionIn, DecisionOut, QueueEntryOut, QueuePage
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+Context = Annotated[ServiceContext, Depends(get_context)]
+
+
+@router.get("", response_model=QueuePage)
+def review_queue(
+    ctx: Context,
+    state: Literal["held", "released", "confirmed", "escalated"] | None = "held",
+    action: Literal["quarantine", "block"] | None = None,
+    label: Annotated[str | None, Query(max_length=200, description="e.g. bank:ncii")] = None,
+    kind: Literal["image", "video", "audio", "unknown"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    principal: Principal = Reviewer,
+) -> QueuePage:
+    """Quarantined items, oldest first, filtered by state, verdict, label and kind."""
+    with ctx.db.session() as session:
+        page = rec.review_queue(session, state=state, action=action, label=label, kind=kind,
+                                limit=limit, offset=offset)
+        entries = [QueueEntryOut.of(entry, scan) for entry, scan in page.entries]
+    return QueuePage(total=page.total, limit=limit, offset=offset, entries=entries)
+
+
+@router.get("/{entry_id}", response_model=QueueEntryOut,
+            responses={404: {"description": "No such quarantine entry"}})
+def review_entry(entry_id: str, ctx: Context, principal: Principal = Reviewer) -> QueueEntryOut:
+    """One quarantined item with its full report (by entry id or scan id)."""
+    with ctx.db.session() as session:
+        entry = rec.find_entry(session, entry_id)
+        if entry is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no quarantine entry {entry_id}")
+        return QueueEntryOut.of(entry, session.get(Scan, entry.scan_id), with_report=True)
+
+
+@router.get("/{entry_id}/media", response_class=FileResponse,
+            responses={404: {"description": "No such entry, or its media was released"}})
+def review_media(entry_id: str, ctx: Context, principal: Principal = Reviewer) -> FileResponse:
+    """The held item's bytes, for a reviewer to look at; every view is audited."""
+    with ctx.db.session() as session:
+        entry = rec.find_entry(session, entry_id)
+        if entry is None or entry.state == "released" or not ctx.blobs.exists(entry.blob_key):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no held media for {entry_id}")
+        mime = (session.get(Scan, entry.scan_id).report or {}).get("item", {}).get(
+            "mime", "application/octet-stream")
+        audit.record(session, principal.name, "review.view-media", f"quarantine:{entry.id}",
+                     {"key_id": principal.key_id})
+        path = ctx.blobs.path(entry.blob_key)
+    return FileResponse(path, media_type=mime,
+                        headers={"Content-Disposition": "attachment",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/{entry_id}", response_model=DecisionOut,
+             responses={404: {"description": "No such quarantine entry"},
+                        409: {"description": "The decision cannot be applied"}})
+def decide(entry_id: str, body: DecisionIn, ctx: Context,
+           principal: Principal = Reviewer) -> DecisionOut:
+    """Release (the item is allowed and its media deleted), confirm (its hashes go into a
+    bank, so re-uploads are caught) or escalate. The reviewer is the API key's name; the
+    reason is required; everything goes to the audit log."""
+    blob_to_release = None
+    with ctx.db.session() as session:
+        entry = rec.find_entry(session, entry_id)
+        if entry is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no quarantine entry {entry_id}")
+        scan = session.get(Scan, entry.scan_id)
+        added = 0
+        try:
+            rec.check_decision(entry, decision=body.decision, reviewer=principal.name,
+                               reason=body.reason, bank=body.bank)
+            if body.decision == "confirm":
+                added = add_item_hashes_to_bank(ctx.banks, body.bank, scan, principal.name,
+                                                body.reason)
+            row = rec.decide(session, entry, decision=body.decision, reviewer=principal.name,
+                             reviewer_key_id=principal.key_id, reason=body.reason,
+                             bank=body.bank, details={"hashes_added": added})
+        except DeepscreenError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if entry.state == "released":
+            blob_to_release = entry.blob_key
+        out = DecisionOut(entry=QueueEntryOut.of(entry, scan), decision=row.decision,
+                          reviewer=row.reviewer, reason=row.reason, bank=row.bank,
+                          hashes_added=added, decided_at=row.decided_at)
+    if blob_to_release is not None:
+        ctx.screening.release_blob(blob_to_release)
+    return out

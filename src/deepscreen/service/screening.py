@@ -1,0 +1,245 @@
+"""Screening in the service: accept an upload, store what must survive, scan, record.
+
+The promise: when an upload is acknowledged, everything needed to finish it is on disk.
+A synchronous scan that holds the item writes its blob and its rows before the response;
+a job's blob and its pending row are durable before the 202, and pending jobs are resumed
+on startup. Scanning itself is :class:`deepscreen.scan.Scanner`, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..config import ScanConfig
+from ..errors import DeepscreenError
+from ..media import sniff
+from ..media.sniff import SNIFF_BYTES
+from ..policy import Policy
+from ..scan import Scanner
+from ..store import BlobStore, Database
+from ..store import records as rec
+from ..store.blobs import BlobError
+from ..store.models import Scan
+from .jobs import JobExecutor
+from .webhooks import WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+# Kinds that decode slowly: always a job, whatever their size.
+ASYNC_KINDS = frozenset({"video", "audio"})
+
+
+class UploadTooLarge(DeepscreenError):
+    """The upload is over the configured size limit (HTTP 413)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer to an upload: finished (with its report) or accepted as a job."""
+
+    scan_id: str
+    status: str  # "done" or "pending"
+    report: dict[str, Any] | None
+    verdict: str | None
+    quarantined: bool
+
+
+class ScannerPool:
+    """A few scanners shared by request threads; each used by one thread at a time."""
+
+    def __init__(self, factory: Callable[[], Scanner], size: int) -> None:
+        self._factory = factory
+        self._idle: queue.LifoQueue[Scanner] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max(1, size))
+        self._all: list[Scanner] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def scanner(self) -> Iterator[Scanner]:
+        with self._slots:
+            try:
+                scanner = self._idle.get_nowait()
+            except queue.Empty:
+                scanner = self._factory()
+                with self._lock:
+                    self._all.append(scanner)
+            try:
+                yield scanner
+            finally:
+                self._idle.put(scanner)
+
+    def close(self) -> None:
+        with self._lock:
+            for scanner in self._all:
+                scanner.close()
+            self._all.clear()
+
+
+class ScreeningService:
+    """Accepts uploads and runs jobs; the HTTP layer and the job executor both call it."""
+
+    def __init__(self, db: Database, blobs: BlobStore, scan_config: ScanConfig, policy: Policy,
+                 webhooks: WebhookDispatcher, *, sync_max_bytes: int, max_upload_bytes: int,
+                 sync_scanners: int = 2, job_max_attempts: int = 3,
+                 on_verdict: Callable[[str], None] | None = None) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.scan_config = scan_config
+        self.policy = policy
+        self.webhooks = webhooks
+        self.sync_max_bytes = sync_max_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.job_max_attempts = job_max_attempts
+        self.executor: JobExecutor | None = None
+        self.scanners = ScannerPool(self.new_scanner, sync_scanners)
+        self._on_verdict = on_verdict or (lambda action: None)
+
+    def new_scanner(self) -> Scanner:
+        return Scanner(self.scan_config, self.policy)
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def submit(self, stream: BinaryIO, filename: str, size: int | None, submitted_by: str,
+               callback_url: str | None = None) -> Submission:
+        """Screen an upload now (small images) or store it and queue a job."""
+        head = stream.read(SNIFF_BYTES)
+        stream.seek(0)
+        kind = sniff(head).kind if head else "unknown"
+        if size is None:
+            stream.seek(0, 2)
+            size = stream.tell()
+            stream.seek(0)
+        if size > self.max_upload_bytes:
+            raise UploadTooLarge(f"upload is {size:,} bytes, over the limit of "
+                                 f"{self.max_upload_bytes:,}")
+        if kind in ASYNC_KINDS or size > self.sync_max_bytes:
+            return self._accept_job(stream, filename, kind, submitted_by, callback_url)
+        return self._scan_now(stream.read(), filename, submitted_by, callback_url)
+
+    def _scan_now(self, data: bytes, filename: str, submitted_by: str,
+                  callback_url: str | None) -> Submission:
+        with self.scanners.scanner() as scanner:
+            report = scanner.scan(data, name=filename).to_dict()
+        action = report["verdict"]["action"]
+        staged = self.blobs.stage(io.BytesIO(data)) if action in rec.HELD_ACTIONS else None
+        try:
+            with self.db.session() as session:
+                if staged is not None:
+                    rec.lock_blob(session, staged.blob.key)
+                scan = rec.add_scan(session, sha256=report["item"]["sha256"],
+                                    md5=report["item"]["md5"], source_name=filename,
+                                    kind=report["item"]["kind"], size=len(data),
+                                    status="pending", submitted_by=submitted_by,
+                                    blob_key=staged.blob.key if staged else None,
+                                    callback_url=callback_url)
+                entry = rec.complete_scan(session, scan, report)
+                self.webhooks.enqueue(session, scan, report)
+                if staged is not None:
+                    staged.commit()  # durable before the rows are, and both before the answer
+        finally:
+            if staged is not None:
+                staged.discard()
+        self.webhooks.wake()
+        self._on_verdict(action)
+        return Submission(scan_id=scan.id, status="done", report=report, verdict=action,
+                          quarantined=entry is not None)
+
+    def _accept_job(self, stream: BinaryIO, filename: str, kind: str, submitted_by: str,
+                    callback_url: str | None) -> Submission:
+        try:
+            staged = self.blobs.stage(stream, max_bytes=self.max_upload_bytes)
+        except BlobError as exc:
+            if "more than" in str(exc):
+                raise UploadTooLarge(str(exc)) from exc
+            raise
+        blob = staged.blob
+        try:
+            with self.db.session() as session:
+                rec.lock_blob(session, blob.key)
+                scan = rec.add_scan(session, sha256=blob.key, md5=blob.md5,
+                                    source_name=filename, kind=kind, size=blob.size,
+                                    status="pending", submitted_by=submitted_by,
+                                    blob_key=blob.key, callback_url=callback_url)
+                staged.commit()
+        finally:
+            staged.discard()
+        if self.executor is not None:
+            self.executor.submit(scan.id)
+        return Submission(scan_id=scan.id, status="pending", report=None, verdict=None,
+                          quarantined=False)
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def process(self, scan_id: str, scanner: Scanner) -> None:
+        """Finish one pending scan; safe to call twice (a finished scan is left alone)."""
+        with self.db.session() as session:
+            scan = session.get(Scan, scan_id)
+            if scan is None or scan.status != "pending":
+                return
+            scan.attempts += 1
+            attempts, blob_key, name = scan.attempts, scan.blob_key, scan.source_name
+        if attempts > self.job_max_attempts:
+            # Every earlier attempt died with the process: this item may be what kills it.
+            self._fail(scan_id, f"gave up after {attempts - 1} attempts that did not finish")
+            return
+        try:
+            if blob_key is None:
+                raise DeepscreenError("the scan's blob key is missing")
+            report = scanner.scan(Path(self.blobs.path(blob_key))).to_dict()
+        except Exception as exc:
+            log.exception("scan %s failed", scan_id)
+            self._fail(scan_id, f"{type(exc).__name__}: {exc}")
+            return
+        report["item"]["source"] = name  # the upload's name, not the blob's path
+        with self.db.session() as session:
+            rec.lock_blob(session, blob_key)
+            scan = session.get(Scan, scan_id)
+            if scan is None or scan.status != "pending":
+                return
+            entry = rec.complete_scan(session, scan, report)
+            self.webhooks.enqueue(session, scan, report)
+            if entry is None and not rec.blob_in_use(session, blob_key):
+                # Inside the locked transaction: no upload of the same bytes can slip between
+                # the check and the delete. (Should the commit then fail, the job is retried,
+                # finds no blob and is held for review as failed: never silently allowed.)
+                self.blobs.delete(blob_key)
+        self.webhooks.wake()
+        self._on_verdict(report["verdict"]["action"])
+
+    def _fail(self, scan_id: str, error: str) -> None:
+        with self.db.session() as session:
+            scan = session.get(Scan, scan_id)
+            if scan is None or scan.status != "pending":
+                return
+            rec.fail_scan(session, scan, error)
+            self.webhooks.enqueue(session, scan, None)
+        self.webhooks.wake()
+        self._on_verdict("quarantine")
+
+    def resume_pending(self) -> int:
+        """Queue every scan left pending (by a crash or a restart); returns how many."""
+        with self.db.session() as session:
+            pending = rec.pending_scan_ids(session)
+        if self.executor is not None:
+            for scan_id in pending:
+                self.executor.submit(scan_id)
+        return len(pending)
+
+    def release_blob(self, blob_key: str) -> bool:
+        """Delete a blob unless a pending scan or an unreleased entry still needs it."""
+        with self.db.session() as session:
+            rec.lock_blob(session, blob_key)
+            if rec.blob_in_use(session, blob_key):
+                return False
+            return self.blobs.delete(blob_key)
+
+    def close(self) -> None:
+        self.scanners.close()

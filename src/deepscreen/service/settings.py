@@ -1,0 +1,103 @@
+"""Service settings: every knob from one place, environment variables first.
+
+Each field has a ``DEEPSCREEN_<NAME>`` variable (upper case); lists are comma-separated.
+The defaults run an embedded service with no setup: SQLite and blobs in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..config import ScanConfig, default_home
+from ..errors import DeepscreenError
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service stores, screens, limits and notifies."""
+
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = None  # None: sqlite in home (see store.db.database_url)
+    config: Path | None = None  # ScanConfig YAML (signals, limits, signal options)
+    policy: Path | None = None  # policy YAML; None: the built-in default
+    migrate: bool = True  # run migrations on startup (turn off when a deploy step does it)
+    # Images up to this size are answered in the request; larger items and all video and
+    # audio become jobs (202 + id).
+    sync_max_bytes: int = 20 << 20
+    max_upload_bytes: int = 1 << 30  # larger requests get 413
+    workers: int = 1  # in-process job threads; 0 accepts jobs but leaves them pending
+    sync_scanners: int = 2  # scanners shared by synchronous requests
+    job_max_attempts: int = 3  # a job that keeps crashing the worker is held as failed
+    rate_per_s: float = 20.0  # per API key; 0 turns rate limiting off
+    rate_burst: int = 40
+    webhook_urls: tuple[str, ...] = ()  # every finished scan is POSTed to each
+    webhook_secret: str | None = None  # None: generated once into home/service/webhook.secret
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: float = 2.0  # first retry delay; doubles each attempt
+    webhook_timeout_s: float = 10.0
+    callback_hosts: tuple[str, ...] = ()  # allowed per-request callback hosts; () = any
+    submission_banks: tuple[str, ...] = ()  # banks POST /v1/hashes may fill; () = any
+    log_json: bool = True
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "service"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def scan_config(self) -> ScanConfig:
+        return ScanConfig.load(self.config, home=self.home)
+
+    def resolved_webhook_secret(self) -> str:
+        """The HMAC key for webhook signatures; generated (mode 0600) on first use if unset."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        path = self.data_dir / "webhook.secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServiceSettings:
+        """Settings from ``DEEPSCREEN_*`` variables, then ``overrides`` (not None) on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"DEEPSCREEN_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise DeepscreenError(f"unknown service setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+def _parse(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind == "bool":
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(f"{raw!r} is not a boolean")
+            return raw.lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError as exc:
+        raise DeepscreenError(f"DEEPSCREEN_{name.upper()}: {exc}") from exc
