@@ -29,19 +29,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from celery import Celery, Task
 
 from ..errors import DeepscreenError
-from ..policy import Policy
 from ..scan import Scanner
-from ..store import BlobStore, Database, audit, database_url
+from ..store import audit
 from ..store.models import Scan
+from .metrics import ServiceMetrics
 from .screening import ScreeningService
 from .settings import ServiceSettings
-from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +110,17 @@ _state_lock = threading.Lock()
 
 
 def build_screening_service(settings: ServiceSettings) -> ScreeningService:
-    """The screening core over the configured store, as the service process builds it.
+    """The screening core exactly as the service process builds it (banks, policy, store).
 
-    Workers do not run migrations (the service or ``deepscreen db upgrade`` does) and do not
-    send webhooks: deliveries are written to the database here and sent by the service's
-    dispatcher, so a worker needs no outbound network.
+    Workers do not run migrations (the service or ``deepscreen db upgrade`` does; several
+    workers starting at once must not race on the schema) and do not send webhooks:
+    deliveries are written to the database here and sent by the service's dispatcher, so a
+    worker needs no outbound network.
     """
-    db = Database(database_url(settings.home, settings.database_url))
-    policy = Policy.load(settings.policy) if settings.policy else Policy.default()
-    webhooks = WebhookDispatcher(db, settings.resolved_webhook_secret(), settings.webhook_urls,
-                                 max_attempts=settings.webhook_max_attempts,
-                                 backoff_s=settings.webhook_backoff_s,
-                                 timeout_s=settings.webhook_timeout_s)
-    return ScreeningService(db, BlobStore(settings.blob_dir), settings.scan_config(), policy,
-                            webhooks, sync_max_bytes=settings.sync_max_bytes,
-                            max_upload_bytes=settings.max_upload_bytes,
-                            job_max_attempts=settings.job_max_attempts)
+    from .app import build_context
+
+    ctx = build_context(replace(settings, migrate=False), ServiceMetrics())
+    return ctx.screening
 
 
 def worker_state() -> WorkerState:
