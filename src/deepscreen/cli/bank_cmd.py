@@ -52,7 +52,7 @@ def create(
         "--threshold", "-t", help="Largest PDQ Hamming distance that counts as a match.")
     ] = PDQ_DEFAULT_THRESHOLD,
     label: Annotated[str | None, typer.Option(
-        "--label", "-l", help="Label a match adds to the finding [default: bank:NAME].",
+        "--label", "-l", help="Label a match adds to the finding (default: bank:NAME).",
         show_default=False)] = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
     video_percent: Annotated[float, typer.Option(
@@ -91,7 +91,7 @@ def add(
     case_id: Annotated[str | None, typer.Option("--case-id", help="Case or report id.",
                                                 show_default=False)] = None,
     added_by: Annotated[str | None, typer.Option(
-        "--added-by", help="Who added it [default: your user name].", show_default=False)
+        "--added-by", help="Who added it (default: your user name).", show_default=False)
     ] = None,
     config: ConfigOption = None,
     home: HomeOption = None,
