@@ -187,7 +187,7 @@ def test_blob_store_is_content_addressed(tmp_path: Path) -> None:
     assert stored.md5 == hashlib.md5(b"hello quarantine").hexdigest()
     assert blobs.path(stored.key).read_bytes() == b"hello quarantine"
     assert blobs.put_bytes(b"hello quarantine").key == stored.key  # idempotent
-    assert blobs.keys() == [stored.key]
+    assert blobs.stored_keys() == [stored.key]
     assert list((tmp_path / "blobs" / "incoming").iterdir()) == []  # no temp file left
     assert blobs.delete(stored.key) and not blobs.exists(stored.key)
     assert not blobs.delete(stored.key)
@@ -201,7 +201,7 @@ def test_blob_store_refuses_oversized_stream_and_keeps_nothing(tmp_path: Path) -
     blobs = BlobStore(tmp_path / "blobs")
     with pytest.raises(BlobError, match="more than 10 bytes"):
         blobs.put_stream(io.BytesIO(b"x" * 11), max_bytes=10)
-    assert blobs.keys() == []
+    assert blobs.stored_keys() == []
     assert list((tmp_path / "blobs" / "incoming").iterdir()) == []
 
 

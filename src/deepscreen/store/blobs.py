@@ -138,7 +138,7 @@ class BlobStore:
         _fsync_dir(path.parent)
         return True
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         """Every stored key (for consistency checks; walks the whole tree)."""
         return sorted(p.name for p in self.root.glob("??/??/*") if _KEY.match(p.name))
 
