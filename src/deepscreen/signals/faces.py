@@ -7,9 +7,10 @@ the item's score is its most manipulated track, so a single odd frame does not d
 
 Options (``signal_options['faces']``):
   model_dir       folder holding face_sbi.onnx/.json and the detector [package models/]
-  threads         onnxruntime intra-op threads per session [1: one per worker process]
+  threads         threads per item: frames detected in parallel, face-model intra-op
+                  threads [1: scanning already runs one worker process per core]
   min_face_px     smallest face (shorter box side, pixels) that is scored [64]
-  detect_min_px   smallest face the detector looks for [40]
+  detect_min_px   smallest face the detector looks for [48]
   max_faces       faces scored per frame, largest first [8]
   heatmap_cells   heatmap grid size in the evidence [14]
   thumbnails      add JPEG data URIs (key frame with boxes, crops with heatmaps) [false]
@@ -17,6 +18,7 @@ Options (``signal_options['faces']``):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -60,13 +62,14 @@ class FacesSignal(Signal):
         self._model_dir = Path(opts["model_dir"]) if opts.get("model_dir") else None
         self._threads = int(opts.get("threads", 1))
         self._min_face = float(opts.get("min_face_px", 64))
-        self._detect_min = float(opts.get("detect_min_px", min(40.0, self._min_face)))
+        self._detect_min = float(opts.get("detect_min_px", min(48.0, self._min_face)))
         self._max_faces = int(opts.get("max_faces", 8))
         self._cells = int(opts.get("heatmap_cells", 14))
         self._thumbnails = bool(opts.get("thumbnails", False))
         self._detector: FaceDetector | None = None
         self._model: FaceModel | None = None
         self._unavailable: str | None = None  # why the models cannot load, once known
+        self._pool: ThreadPoolExecutor | None = None
 
     # --- lazily loaded models: scanning without faces installed costs nothing ---------------
 
@@ -84,8 +87,7 @@ class FacesSignal(Signal):
             folders = [d for d in (self._model_dir, None) if d is None or
                        (d / "face_detector_pnet.onnx").is_file()]
             try:
-                self._detector = FaceDetector(folders[0], min_face_px=self._detect_min,
-                                              threads=self._threads)
+                self._detector = FaceDetector(folders[0], min_face_px=self._detect_min)
             except FileNotFoundError:
                 self._unavailable = "face detector not installed"
         return self._unavailable
@@ -100,7 +102,7 @@ class FacesSignal(Signal):
         frames = item.frames
         if not frames:
             return self.abstain("no decoded frames")
-        detections = [self._detector.detect(frame.rgb)[: self._max_faces * 4] for frame in frames]
+        detections = [found[: self._max_faces * 4] for found in self._detect_all(frames)]
         tracks = link_tracks([[f.box for f in faces] for faces in detections])
         track_of = {member: track.id for track in tracks for member in track.members}
         faces = [_ScoredFace(frame, face, track_of[(t, j)])
@@ -117,6 +119,21 @@ class FacesSignal(Signal):
                                 f"minimum {self._min_face:.0f} px)", **common)
         self._score(judged)
         return self._finding(item, faces, common)
+
+    def _detect_all(self, frames: list[Frame]) -> list[list[Face]]:
+        """Detect faces in every frame, on ``threads`` threads (onnxruntime and OpenCV
+        release the GIL, so frames really run in parallel)."""
+        assert self._detector is not None
+        if self._threads <= 1 or len(frames) < 2:
+            return [self._detector.detect(frame.rgb) for frame in frames]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="faces")
+        return list(self._pool.map(lambda frame: self._detector.detect(frame.rgb), frames))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     def _judgeable(self, faces: list[_ScoredFace]) -> list[_ScoredFace]:
         """Faces big enough to score, at most ``max_faces`` per frame (largest first)."""
