@@ -62,12 +62,22 @@ def prepare_data(config: dict[str, Any]) -> Split:
     return Split(cache, np.sort(order[holdout:]), np.sort(order[:holdout]))
 
 
-def lr_at(step: int, total: int, base: float, warmup: int) -> float:
-    """Linear warmup, then cosine decay to zero."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+def lr_at(progress: float, base: float, warmup_fraction: float) -> float:
+    """Linear warmup, then cosine decay to zero, over training progress in [0, 1]."""
+    if progress < warmup_fraction:
+        return base * max(progress, 1e-3) / warmup_fraction
+    rest = min(1.0, (progress - warmup_fraction) / max(1e-9, 1.0 - warmup_fraction))
+    return base * 0.5 * (1.0 + math.cos(math.pi * rest))
+
+
+def run_progress(step: int, total_steps: int, seconds: float, budget_s: float | None) -> float:
+    """How far training is, by steps or by the time budget, whichever is further.
+
+    On a shared CPU the step rate is unpredictable; with a budget the cosine schedule still
+    reaches zero when the time is up, instead of being cut off at a high learning rate.
+    """
+    by_steps = step / max(1, total_steps)
+    return max(by_steps, seconds / budget_s) if budget_s else by_steps
 
 
 def predict(model: FaceSBINet, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -102,6 +112,9 @@ def train(config_path: Path, resume: bool = False) -> Path:
     cfg = config["train"]
     out_dir = Path(config["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:
+        log.removeHandler(old)  # a previous run in this process logged elsewhere
+        old.close()
     handler = logging.FileHandler(out_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
@@ -124,7 +137,9 @@ def train(config_path: Path, resume: bool = False) -> Path:
         batches_per_epoch = min(batches_per_epoch, int(cfg["limit_batches"]))
     epochs = int(cfg["epochs"])
     total_steps = epochs * batches_per_epoch
-    start_epoch, start_batch, best_auc, history = 0, 0, -1.0, []
+    budget_s = 60.0 * float(cfg["max_minutes"]) if cfg.get("max_minutes") else None
+    warmup_fraction = int(cfg["warmup_steps"]) / max(1, total_steps)
+    start_epoch, start_batch, best_auc, history, seconds = 0, 0, -1.0, [], 0.0
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if resume and last_path.exists():
         state = torch.load(last_path, map_location="cpu", weights_only=False)
@@ -132,6 +147,7 @@ def train(config_path: Path, resume: bool = False) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, start_batch = state["epoch"], state["batch"]
         best_auc, history = state["best_auc"], state["history"]
+        seconds = float(state.get("seconds", 0.0))
         log.info("resumed from %s at epoch %d batch %d", last_path, start_epoch, start_batch)
     log.info("train faces %d, holdout %d, %d batches/epoch, %d epochs, size %d",
              len(split.train_index), len(split.holdout_index), batches_per_epoch, epochs,
@@ -140,21 +156,42 @@ def train(config_path: Path, resume: bool = False) -> Path:
     def checkpoint(epoch: int, batch: int) -> None:
         save_checkpoint(last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                         epoch=epoch, batch=batch, best_auc=best_auc, history=history,
-                        config=config)
+                        seconds=seconds, config=config)
+
+    def evaluate(epoch: int, loss: float, partial: bool) -> None:
+        nonlocal best_auc
+        auc, real_mean = holdout_auc(model, split, seed)
+        history.append({"epoch": epoch, "partial": partial, "holdout_auc": auc,
+                        "real_mean_score": real_mean, "train_loss": loss,
+                        "train_minutes": round(seconds / 60.0, 1)})
+        log.info("epoch %d%s done: holdout AUC %.4f, mean real score %.3f, loss %.4f",
+                 epoch, " (partial)" if partial else "", auc, real_mean, loss)
+        if auc > best_auc:
+            best_auc = auc
+            save_checkpoint(best_path, model=model.state_dict(), epoch=epoch,
+                            holdout_auc=auc, config=config)
 
     last_save = time.monotonic()
+    done = run_progress(start_epoch * batches_per_epoch + start_batch, total_steps, seconds,
+                        budget_s) >= 1.0
     for epoch in range(start_epoch, epochs):
+        if done:
+            break
         order = np.random.default_rng([seed, epoch]).permutation(split.train_index)
         model.train()
         first = start_batch if epoch == start_epoch else 0
         bar = tqdm(range(first, batches_per_epoch), desc=f"epoch {epoch + 1}/{epochs}",
                    mininterval=30, ascii=True)
-        running, seen, started = 0.0, 0, time.monotonic()
+        running, seen, started, batch = 0.0, 0, time.monotonic(), first
         for batch in bar:
+            step_started = time.monotonic()
             step = epoch * batches_per_epoch + batch
+            progress = run_progress(step, total_steps, seconds, budget_s)
+            if progress >= 1.0:
+                done = True
+                break
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, float(cfg["lr"]),
-                                    int(cfg["warmup_steps"]))
+                group["lr"] = lr_at(progress, float(cfg["lr"]), warmup_fraction)
             rng = np.random.default_rng([seed, epoch, batch])
             indices = order[batch * pairs : (batch + 1) * pairs]
             inputs, labels, masks = make_pair_batch(split.train, indices, rng)
@@ -167,27 +204,25 @@ def train(config_path: Path, resume: bool = False) -> Path:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            seconds += time.monotonic() - step_started
             running += loss.item()
             seen += 1
             if seen % int(cfg["log_every"]) == 0:
                 rate = seen * len(inputs) / (time.monotonic() - started)
-                log.info("epoch %d batch %d/%d loss %.4f (cls %.4f mask %.4f) lr %.2e %.1f img/s",
-                         epoch + 1, batch + 1, batches_per_epoch, running / seen,
-                         float(cls_loss), float(mask_loss), optimizer.param_groups[0]["lr"],
-                         rate)
+                log.info("epoch %d batch %d/%d loss %.4f (cls %.4f mask %.4f) lr %.2e "
+                         "%.1f img/s, progress %.1f%%", epoch + 1, batch + 1,
+                         batches_per_epoch, running / seen, cls_loss.item(), mask_loss.item(),
+                         optimizer.param_groups[0]["lr"], rate, 100 * progress)
                 bar.set_postfix(loss=f"{running / seen:.4f}")
             if time.monotonic() - last_save > 60 * float(cfg["checkpoint_minutes"]):
                 checkpoint(epoch, batch + 1)
                 last_save = time.monotonic()
-        auc, real_mean = holdout_auc(model, split, seed)
-        history.append({"epoch": epoch + 1, "holdout_auc": auc, "real_mean_score": real_mean,
-                        "train_loss": running / max(seen, 1)})
-        log.info("epoch %d done: holdout AUC %.4f, mean real score %.3f, loss %.4f",
-                 epoch + 1, auc, real_mean, running / max(seen, 1))
-        if auc > best_auc:
-            best_auc = auc
-            save_checkpoint(best_path, model=model.state_dict(), epoch=epoch + 1,
-                            holdout_auc=auc, config=config)
+        if done:  # the time budget ran out mid-epoch: score and keep what was learned
+            if seen:
+                evaluate(epoch + 1, running / seen, partial=True)
+            checkpoint(epoch, batch)
+            break
+        evaluate(epoch + 1, running / max(seen, 1), partial=False)
         checkpoint(epoch + 1, 0)
         last_save = time.monotonic()
     (out_dir / "history.json").write_text(json.dumps(history, indent=2))
