@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..banks import PDQ_DEFAULT_THRESHOLD, BankStore, NewEntry, hash_item, open_store
 from ..banks.csvio import hash_rows, read_entries, write_entries
@@ -39,6 +40,10 @@ def _store(config: Path | None, home: Path | None) -> Iterator[BankStore]:
         yield store
     except DeepscreenError as exc:
         typer.echo(f"deepscreen: error: {exc}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except SQLAlchemyError as exc:  # locked, read-only or unreachable database
+        typer.echo(f"deepscreen: error: bank database: {exc.__class__.__name__}: "
+                   f"{str(exc).splitlines()[0]}", err=True)
         raise typer.Exit(EXIT_ERROR) from None
     finally:
         if store is not None:

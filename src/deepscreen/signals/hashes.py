@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..banks import BankMatch, BankMatcher, BankStore, bank_url, hash_item
 from ..config import ScanConfig
@@ -49,17 +50,24 @@ class HashesSignal(Signal):
         return self._matcher
 
     def inspect(self, item: Item) -> Finding:
-        hashes = hash_item(item)
-        evidence: dict[str, object] = {"hashes": hashes.to_dict()}
         try:
             matcher = self._open()
             banks = matcher.banks() if matcher is not None else []
-            matches = matcher.match(hashes) if matcher is not None and banks else []
-        except BankError as exc:
+        except (BankError, SQLAlchemyError) as exc:
+            exact_only = hash_item(item, perceptual=False)
+            return self.abstain(f"hash banks unavailable: {exc}", hashes=exact_only.to_dict())
+        if matcher is None or not banks:
+            # Nothing to match against: skip PDQ, which costs more than every other signal.
+            exact_only = hash_item(item, perceptual=False)
+            return self.finding(score=0.0, summary="no hash banks configured",
+                                evidence={"hashes": exact_only.to_dict()})
+        hashes = hash_item(item)
+        evidence: dict[str, object] = {"hashes": hashes.to_dict(),
+                                       "banks_checked": [b.name for b in banks]}
+        try:
+            matches = matcher.match(hashes)
+        except (BankError, SQLAlchemyError) as exc:
             return self.abstain(f"hash banks unavailable: {exc}", **evidence)
-        if not banks:
-            return self.finding(score=0.0, summary="no hash banks configured", evidence=evidence)
-        evidence["banks_checked"] = [b.name for b in banks]
         if not matches:
             note = f"; {hashes.pdq_note}" if hashes.pdq_note else ""
             return self.finding(score=0.0, evidence=evidence,
