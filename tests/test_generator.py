@@ -363,6 +363,7 @@ def test_every_real_sample_names_its_tool(shared_data: Path) -> None:
         decode(item)
         finding = GeneratorSignal(ScanConfig()).inspect(item)
         assert finding.labels == ("ai-declared", f"generator:{expected}"), path.name
+        json.dumps(finding.to_dict())  # evidence must serialise into a report
         for declaration in finding.evidence["declarations"]:
             assert "problems" not in declaration, (path.name, declaration["problems"])
             assert len(declaration.get("prompt", "")) <= PROMPT_LIMIT

@@ -121,8 +121,8 @@ class Decoded:
         return self.bit_errors <= self.message.max_errors
 
 
-def approximation_bands(rgb: np.ndarray) -> dict[str, np.ndarray]:
-    """The Haar approximation band of the U plane for each :data:`READINGS` entry.
+def chroma_bands(rgb: np.ndarray) -> dict[bool, np.ndarray]:
+    """The Haar approximation band of U before OpenCV's offset: proper (False), swapped (True).
 
     The band is ``(a + b + c + d) / 2`` over each 2x2 pixel square of U, exactly what
     ``pywt.dwt2(u, 'haar')[0]`` returns. Because U is linear in RGB, it is computed from exact
@@ -138,28 +138,51 @@ def approximation_bands(rgb: np.ndarray) -> dict[str, np.ndarray]:
     # Haar's 1/2 folded into the weights; contiguous planes and numpy beat cv2.transform.
     r, g, b = (np.float32(0.5 * weight) for weight in _U_FROM_RGB)
     shared = green * g
-    chroma = {False: red * r + shared + blue * b,  # U as OpenCV computes it from BGR
-              True: blue * r + shared + red * b}  # "U" of an RGB array passed as BGR
+    return {False: red * r + shared + blue * b,  # U as OpenCV computes it from BGR
+            True: blue * r + shared + red * b}  # "U" of an RGB array passed as BGR
+
+
+def approximation_bands(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The band each :data:`READINGS` entry decodes: a chroma band plus its offset."""
+    bands = chroma_bands(rgb)
     # A constant offset per pixel adds twice that offset to each approximation coefficient.
-    return {reading.name: chroma[reading.swapped] + np.float32(2.0 * reading.offset)
+    return {reading.name: bands[reading.swapped] + np.float32(2.0 * reading.offset)
             for reading in READINGS}
 
 
-def block_bits(band: np.ndarray) -> np.ndarray:
-    """One bit per 4x4 block of ``band``, blocks in row-major order.
+def block_extremes(band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per 4x4 block of ``band``, the largest and smallest coefficient except the first.
+
+    Running maxima and minima over the 15 strided coefficient planes: five times faster than
+    gathering the blocks for an argmax.
+    """
+    rows, cols = band.shape[0] // BLOCK, band.shape[1] // BLOCK
+    band = band[:rows * BLOCK, :cols * BLOCK]
+    highest = band[0::BLOCK, 1::BLOCK].copy()
+    lowest = highest.copy()
+    for position in range(2, BLOCK * BLOCK):
+        i, j = divmod(position, BLOCK)
+        plane = band[i::BLOCK, j::BLOCK]
+        np.maximum(highest, plane, out=highest)
+        np.minimum(lowest, plane, out=lowest)
+    return highest, lowest
+
+
+def bits_from_extremes(highest: np.ndarray, lowest: np.ndarray, offset: float) -> np.ndarray:
+    """Block bits, row-major, of a band shifted by ``offset``.
 
     A block's bit is set when its largest-magnitude coefficient (the first one excluded) sits
     in the upper half of its quantisation cell. Only that magnitude matters, not where it is,
-    so a running maximum over the 15 strided coefficient planes replaces a per-block argmax
-    (five times faster than gathering the blocks).
+    and the largest magnitude of a set is its maximum or minus its minimum, so one pass of
+    extremes serves every offset.
     """
-    rows, cols = band.shape[0] // BLOCK, band.shape[1] // BLOCK
-    magnitudes = np.abs(band[:rows * BLOCK, :cols * BLOCK])
-    strongest = magnitudes[0::BLOCK, 1::BLOCK].copy()
-    for position in range(2, BLOCK * BLOCK):
-        i, j = divmod(position, BLOCK)
-        np.maximum(strongest, magnitudes[i::BLOCK, j::BLOCK], out=strongest)
+    strongest = np.maximum(highest + np.float32(offset), -(lowest + np.float32(offset)))
     return (np.fmod(strongest, QUANT_STEP) > QUANT_STEP / 2).astype(np.uint8).ravel()
+
+
+def block_bits(band: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """One bit per 4x4 block of ``band`` (shifted by ``offset``), blocks in row-major order."""
+    return bits_from_extremes(*block_extremes(band), offset)
 
 
 def vote(bits_per_block: np.ndarray, length: int) -> np.ndarray:
@@ -192,8 +215,9 @@ def decision_thresholds(share_of_ones: np.ndarray) -> dict[str, float]:
 def decode(rgb: np.ndarray) -> list[Decoded]:
     """The best reading of every known message in an H x W x 3 uint8 RGB image."""
     best: dict[str, Decoded] = {}
-    for reading, band in approximation_bands(rgb).items():
-        bits_per_block = block_bits(band)
+    extremes = {swapped: block_extremes(band) for swapped, band in chroma_bands(rgb).items()}
+    for reading in READINGS:
+        bits_per_block = bits_from_extremes(*extremes[reading.swapped], 2.0 * reading.offset)
         for message in MESSAGES:
             share_of_ones = vote(bits_per_block, len(message.bits))
             for rule, threshold in decision_thresholds(share_of_ones).items():
@@ -201,7 +225,7 @@ def decode(rgb: np.ndarray) -> list[Decoded]:
                 errors = int(np.count_nonzero(bits != message.bits))
                 current = best.get(message.name)
                 if current is None or errors < current.bit_errors:
-                    best[message.name] = Decoded(message, reading, rule, errors)
+                    best[message.name] = Decoded(message, reading.name, rule, errors)
     return list(best.values())
 
 
