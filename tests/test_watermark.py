@@ -159,6 +159,8 @@ def test_mark_does_not_survive_jpeg_chroma_subsampling(photo: np.ndarray) -> Non
     # mark even at quality 95, because the decoder's chroma upsampling mixes neighbouring blocks.
     finding = screen(encode_image(mark_like_sd_v1(photo), "JPEG", quality=95, subsampling=2))
     assert finding.labels == () and finding.score == 0.0
+    assert finding.evidence["jpeg_chroma_subsampling"] == "4:2:0"
+    assert "did not survive" in finding.evidence["note"]
 
 
 def test_mark_is_read_in_stored_orientation(photo: np.ndarray) -> None:

@@ -10,7 +10,8 @@ of one message bit vote.
 
 This module decodes it without that package (which pulls in torch) and without a loop over
 blocks, so it costs a few milliseconds per megapixel. The mark survives lossless saving and
-usually light JPEG, but not resizing, cropping or strong compression: absence proves nothing.
+light JPEG without chroma subsampling, but not resizing, cropping, 4:2:0 chroma (most JPEGs)
+or strong compression: its absence proves nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+from PIL import JpegImagePlugin
 
 from ..findings import Finding
 from ..media import Item
@@ -99,8 +101,10 @@ READINGS = (
 )
 
 
-# Readings x decision rules tried per message: the multiple-testing factor of its FP rate.
-HYPOTHESES = len(READINGS) * 2
+# Decision rules of decision_thresholds; readings x rules is the number of hypotheses tried per
+# message, the multiple-testing factor of its false-positive rate.
+DECISION_RULES = ("reference", "adaptive")
+HYPOTHESES = len(READINGS) * len(DECISION_RULES)
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ def decision_thresholds(share_of_ones: np.ndarray) -> dict[str, float]:
     the image's mean share instead, which separates the two groups; on an unmarked image it
     still yields chance-level bits, so the false-positive bound only doubles.
     """
-    return {"reference": 127 / 255, "adaptive": float(share_of_ones.mean())}
+    return dict(zip(DECISION_RULES, (127 / 255, float(share_of_ones.mean())), strict=True))
 
 
 def decode(rgb: np.ndarray) -> list[Decoded]:
@@ -241,9 +245,9 @@ class WatermarkSignal(Signal):
         "Invisible dwtDct watermark of Stable Diffusion 1.x/2.x and SDXL reference code"
     )
 
-    CAVEAT: ClassVar[str] = ("the dwtDct mark does not survive resizing, cropping or strong "
-                             "compression, and other generators do not embed it: its absence "
-                             "proves nothing")
+    CAVEAT: ClassVar[str] = ("the dwtDct mark does not survive resizing, cropping, JPEG chroma "
+                             "subsampling or strong compression, and most generators do not "
+                             "embed it: its absence proves nothing")
 
     def inspect(self, item: Item) -> Finding:
         rgb = self._pixels_as_stored(item)
@@ -254,18 +258,25 @@ class WatermarkSignal(Signal):
             return self.abstain(f"image {width}x{height} is under 256x256 pixels, too small "
                                 "to carry the mark", caveat=self.CAVEAT)
         results = sorted(decode(rgb), key=lambda d: d.bit_errors / len(d.message.bits))
-        evidence = {
+        evidence: dict[str, object] = {
             "scheme": "invisible-watermark dwtDct (U plane, Haar DWT, 4x4 blocks, step 36)",
             "messages": [_describe(d) for d in results],
             "caveat": self.CAVEAT,
         }
+        subsampling = _jpeg_chroma_subsampling(item)
+        if subsampling is not None:
+            evidence["jpeg_chroma_subsampling"] = subsampling
+            if subsampling != "4:4:4":
+                evidence["note"] = ("this JPEG subsamples chroma; in our measurements a dwtDct "
+                                    "mark did not survive that even at quality 95")
         found = [d for d in results if d.detected]
         if not found:
             best = results[0]
             return self.finding(
                 score=0.0, evidence=evidence,
-                summary=(f"no known watermark (best: {best.message.name} with "
-                         f"{best.bit_errors}/{len(best.message.bits)} bit errors, chance level)"))
+                summary=(f"no known watermark (closest: {best.message.name} with "
+                         f"{best.bit_errors} of {len(best.message.bits)} bits wrong, detection "
+                         f"needs at most {best.message.max_errors})"))
         top = found[0]
         return self.finding(
             score=top.match_rate,
@@ -280,9 +291,21 @@ class WatermarkSignal(Signal):
         if not item.frames:
             return None
         image = item.image
-        if image is not None and image.getexif().get(0x0112, 1) not in (1, None):
+        try:
+            rotated = image is not None and image.getexif().get(0x0112, 1) not in (1, None)
+        except Exception:  # corrupt EXIF: Pillow raises many types; the frame is still good
+            rotated = False
+        if rotated:
             return np.asarray(image.convert("RGB"))
         return item.frames[0].rgb
+
+
+def _jpeg_chroma_subsampling(item: Item) -> str | None:
+    """The JPEG's chroma subsampling ("4:4:4", "4:2:2", "4:2:0"), None for other files."""
+    if item.media_type.format != "jpeg" or item.image is None:
+        return None
+    sampling = JpegImagePlugin.get_sampling(item.image)
+    return {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(sampling)
 
 
 def _describe(result: Decoded) -> dict[str, object]:
