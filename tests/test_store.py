@@ -214,3 +214,19 @@ def test_clean_incoming_removes_only_old_partial_uploads(tmp_path: Path) -> None
     os.utime(old, (1, 1))
     assert blobs.clean_incoming() == 1
     assert fresh.exists() and not old.exists()
+
+
+def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) -> None:
+    from deepscreen.banks import BankStore, NewEntry
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    banks = BankStore(url)  # creates its tables itself, as the CLI does
+    banks.create_bank("ncii")
+    banks.add_entries("ncii", [NewEntry("md5", "a" * 32)])
+    banks.close()
+    db = Database(url)
+    db.upgrade()
+    assert current_revision(db.engine) == "0002"
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM bank_entries")).scalar() == 1
+    db.dispose()
