@@ -323,6 +323,17 @@ def test_image_without_metadata_abstains() -> None:
     assert "proves nothing" in finding.evidence["caveat"]
 
 
+def test_corrupt_exif_is_reported_not_raised() -> None:
+    buffer = io.BytesIO()
+    # An EXIF IFD pointer to offset 0xFFFFFF: past the end of the block.
+    corrupt = (b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x69\x87\x04\x00\x01\x00"
+               b"\x00\x00\xff\xff\xff\x00")
+    plain_image().save(buffer, "JPEG", exif=corrupt)
+    finding = screen(buffer.getvalue())
+    assert finding.abstained == "no generator metadata"
+    assert any("Corrupt EXIF" in problem for problem in finding.evidence["problems"])
+
+
 def test_truncated_png_with_metadata_does_not_crash() -> None:
     data = png_with_text({"parameters": INFOTEXT}, image=plain_image(size=(300, 300)))
     item = open_media(data[: len(data) - 400])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,12 +52,16 @@ def collect_fields(image: Image.Image) -> tuple[dict[str, str], list[str]]:
 
 def _collect_exif(image: Image.Image, fields: dict[str, str], problems: list[str]) -> None:
     try:
-        exif = image.getexif()
-        values = {name: exif.get(tag) for name, tag in _EXIF_TEXT_TAGS.items()}
-        values["UserComment"] = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+        # Pillow reports most EXIF damage as warnings; keep them as evidence, not log noise.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exif = image.getexif()
+            values = {name: exif.get(tag) for name, tag in _EXIF_TEXT_TAGS.items()}
+            values["UserComment"] = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
     except Exception as exc:  # Pillow raises many types on corrupt EXIF; the rest still counts
         problems.append(f"EXIF could not be read: {type(exc).__name__}: {exc}")
         return
+    problems.extend(dict.fromkeys(f"EXIF: {warning.message}" for warning in caught))
     for name, value in values.items():
         if value is None:
             continue
