@@ -149,6 +149,9 @@ class ScreeningService:
                 staged.discard()
         self.webhooks.wake()
         self._on_verdict(action)
+        log.info("scan finished", extra={"scan_id": scan.id, "verdict": action, "mode": "sync",
+                                         "kind": scan.kind, "held": entry is not None,
+                                         "scan_ms": report["elapsed_ms"]})
         return Submission(scan_id=scan.id, status="done", report=report, verdict=action,
                           quarantined=entry is not None)
 
@@ -173,6 +176,8 @@ class ScreeningService:
             staged.discard()
         if self.executor is not None:
             self.executor.submit(scan.id)
+        log.info("scan accepted as a job", extra={"scan_id": scan.id, "kind": kind,
+                                                  "size": blob.size})
         return Submission(scan_id=scan.id, status="pending", report=None, verdict=None,
                           quarantined=False)
 
@@ -213,6 +218,10 @@ class ScreeningService:
                 self.blobs.delete(blob_key)
         self.webhooks.wake()
         self._on_verdict(report["verdict"]["action"])
+        log.info("scan finished", extra={"scan_id": scan_id, "mode": "job",
+                                         "verdict": report["verdict"]["action"],
+                                         "held": entry is not None, "attempt": attempts,
+                                         "scan_ms": report["elapsed_ms"]})
 
     def _fail(self, scan_id: str, error: str) -> None:
         with self.db.session() as session:
@@ -221,6 +230,7 @@ class ScreeningService:
                 return
             rec.fail_scan(session, scan, error)
             self.webhooks.enqueue(session, scan, None)
+        log.warning("scan failed; held for review", extra={"scan_id": scan_id, "error": error})
         self.webhooks.wake()
         self._on_verdict("quarantine")
 

@@ -67,7 +67,9 @@ def review_media(entry_id: str, ctx: Context, principal: Principal = Reviewer) -
         path = ctx.blobs.path(entry.blob_key)
     return FileResponse(path, media_type=mime,
                         headers={"Content-Disposition": "attachment",
-                                 "X-Content-Type-Options": "nosniff"})
+                                 "X-Content-Type-Options": "nosniff",
+                                 # Uploaded bytes are hostile: never let a browser run them.
+                                 "Content-Security-Policy": "default-src 'none'; sandbox"})
 
 
 @router.post("/{entry_id}", response_model=DecisionOut,
