@@ -47,6 +47,8 @@ def embed_dwtdct(bgr: np.ndarray, bits: np.ndarray) -> np.ndarray:
     """Embed ``bits`` the way ``WatermarkEncoder().encode(bgr, 'dwtDct')`` does.
 
     Works for uint8 input (SD 1.x/2.x scripts) and float32 input in [0, 255] (SDXL pipelines).
+    Checked once to give bit-identical output to invisible-watermark 0.2.0 on both paths
+    (docs/generator-and-watermark.md).
     Like the library, it writes the detail bands back with horizontal and vertical swapped, and
     for uint8 the float result is truncated into the uint8 plane.
     """
@@ -70,6 +72,12 @@ def mark_like_sd_v1(rgb: np.ndarray) -> np.ndarray:
 def mark_like_diffusers_sdxl(rgb: np.ndarray) -> np.ndarray:
     """diffusers' SDXL watermarker: float RGB passed as if BGR, then rounded to uint8 on save."""
     marked = embed_dwtdct(rgb.astype(np.float32), SDXL.bits)
+    return np.clip(np.round(marked), 0, 255).astype(np.uint8)
+
+
+def mark_like_generative_models_sdxl(rgb: np.ndarray) -> np.ndarray:
+    """Stability's generative-models: float BGR (channels reversed correctly), rounded on save."""
+    marked = embed_dwtdct(rgb[:, :, ::-1].astype(np.float32), SDXL.bits)[:, :, ::-1]
     return np.clip(np.round(marked), 0, 255).astype(np.uint8)
 
 
@@ -140,11 +148,15 @@ def test_sd_v1_mark_decodes_exactly_from_png(photo: np.ndarray) -> None:
     assert "proves nothing" in finding.evidence["caveat"]
 
 
-def test_diffusers_sdxl_mark_decodes_exactly_from_png(photo: np.ndarray) -> None:
-    finding = screen(encode_image(mark_like_diffusers_sdxl(photo), "PNG"))
+@pytest.mark.parametrize(("mark", "reading"), [
+    (mark_like_diffusers_sdxl, "rgb-as-bgr-float"),
+    (mark_like_generative_models_sdxl, "bgr-float"),
+])
+def test_sdxl_marks_decode_exactly_from_png(photo: np.ndarray, mark, reading: str) -> None:
+    finding = screen(encode_image(mark(photo), "PNG"))
     assert set(finding.labels) == {"ai-watermark", "watermark:sdxl"}
     result = next(m for m in finding.evidence["messages"] if m["message"] == "sdxl")
-    assert result["bit_errors"] == 0 and result["colour_reading"] == "rgb-as-bgr-float"
+    assert result["bit_errors"] == 0 and result["colour_reading"] == reading
 
 
 @pytest.mark.parametrize("mark", [mark_like_sd_v1, mark_like_diffusers_sdxl])
