@@ -287,6 +287,18 @@ def test_fooocus_a1111_scheme() -> None:
     assert finding.labels == ("ai-declared", "generator:fooocus")
 
 
+def test_swarmui_json_parameters() -> None:
+    parameters = {"sui_image_params": {"prompt": "a red kite", "model": "juggernautXL",
+                                       "seed": 12, "steps": 25, "cfgscale": 6.5},
+                  "sui_models": [{"name": "juggernautXL", "param": "model", "hash": "0xab12"}]}
+    finding = screen(png_with_text({"parameters": json.dumps(parameters)}))
+    assert finding.labels == ("ai-declared", "generator:swarmui")
+    declaration = only_declaration(finding)
+    assert declaration["models"] == [{"role": "checkpoint", "name": "juggernautXL",
+                                      "hash": "0xab12"}]
+    assert declaration["settings"] == {"seed": 12, "steps": 25, "cfg_scale": 6.5}
+
+
 # --- generators known by name ----------------------------------------------------------------
 
 def test_exif_software_names_a_generator() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import a1111, comfyui, fooocus, invokeai, named, novelai
+from . import a1111, comfyui, fooocus, invokeai, named, novelai, swarmui
 from .declaration import PROMPT_LIMIT, Declaration, Model, truncate
 from .sources import collect_fields
 from .stealth import StealthPayload, read_stealth
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["PROMPT_LIMIT", "Declaration", "GeneratorMetadata", "Model", "read_declarations",
            "truncate"]
 
-# Structured parsers, most specific first (Fooocus before A1111: both use "parameters").
+# Structured parsers. Fooocus, SwarmUI and A1111 all use "parameters": the JSON formats check
+# for their own markers and A1111 takes only text that is not a JSON object.
 PARSERS: tuple[Callable[[Mapping[str, str]], Declaration | None], ...] = (
-    fooocus.parse, a1111.parse, comfyui.parse, invokeai.parse, novelai.parse,
+    fooocus.parse, swarmui.parse, a1111.parse, comfyui.parse, invokeai.parse, novelai.parse,
 )
 
 

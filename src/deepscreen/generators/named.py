@@ -34,6 +34,7 @@ NAMED_TOOLS: dict[str, re.Pattern[str]] = {
     "bing-image-creator": re.compile(r"\bBing Image Creator\b", re.IGNORECASE),
     "craiyon": re.compile(r"\bCraiyon\b", re.IGNORECASE),
     "playground-ai": re.compile(r"\bPlayground ?(?:AI|v\d)\b", re.IGNORECASE),
+    "draw-things": re.compile(r"\bDraw Things\b", re.IGNORECASE),
 }
 
 
