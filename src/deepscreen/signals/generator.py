@@ -1,8 +1,8 @@
 """Signal ``generator``: the generation parameters AI image tools write into their files.
 
 Reads AUTOMATIC1111 infotext (PNG text, EXIF UserComment, hidden alpha/RGB LSB "stealth"
-records), ComfyUI graphs, InvokeAI, NovelAI and Fooocus metadata, and generator names in
-EXIF/XMP fields (see :mod:`deepscreen.generators`). A declaration is not probabilistic, so the
+records), ComfyUI graphs, InvokeAI, NovelAI, Fooocus and SwarmUI metadata, and generator
+names in EXIF/XMP fields (see :mod:`deepscreen.generators`). A declaration is not probabilistic, so the
 score stays None: the finding carries labels and evidence. C2PA and IPTC digital source types
 belong to the ``c2pa`` and ``xmp`` signals.
 """
@@ -32,7 +32,7 @@ class GeneratorSignal(Signal):
     needs_pixels: ClassVar[bool] = True
     description: ClassVar[str] = (
         "AI generator metadata: A1111 (incl. stealth LSB), ComfyUI, InvokeAI, NovelAI, Fooocus, "
-        "generator names in EXIF/XMP"
+        "SwarmUI, generator names in EXIF/XMP"
     )
 
     def inspect(self, item: Item) -> Finding:
