@@ -268,11 +268,13 @@ class BankStore:
         if not ids:
             return {}
         t = bank_entries_table
-        query = (select(t, banks_table.c.name.label("bank_name"))
-                 .join(banks_table, banks_table.c.id == t.c.bank_id)
-                 .where(t.c.id.in_(list(ids))))
+        # No join: SQLite would drive it from the small banks table and walk a whole bank's
+        # entries through the (bank_id, signal_type) index instead of the primary key.
+        query = select(t).where(t.c.id.in_(list(ids)))
         with self.engine.connect() as conn:
-            return {row.id: _entry(row, row.bank_name) for row in conn.execute(query)}
+            names = dict(conn.execute(select(banks_table.c.id, banks_table.c.name)).all())
+            return {row.id: _entry(row, names.get(row.bank_id, "?")) for row in
+                    conn.execute(query)}
 
     def id_values(self, bank: Bank, signal_type: str) -> tuple[list[int], list[str]]:
         """Ids and values of one bank's entries of one type, in id order (for index builds)."""
