@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..config import ScanConfig
@@ -198,7 +197,7 @@ class ScreeningService:
         try:
             if blob_key is None:
                 raise DeepscreenError("the scan's blob key is missing")
-            report = scanner.scan(Path(self.blobs.path(blob_key))).to_dict()
+            report = scanner.scan(self.blobs.path(blob_key)).to_dict()
         except Exception as exc:
             log.exception("scan %s failed", scan_id)
             self._fail(scan_id, f"{type(exc).__name__}: {exc}")
