@@ -59,7 +59,6 @@ class InProcessExecutor(JobExecutor):
         self._queue: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._queued: set[str] = set()
-        self._running = 0
         self._lock = threading.Lock()
 
     def start(self) -> None:

@@ -146,7 +146,9 @@ class WebhookDispatcher:
             due = list(session.scalars(
                 select(WebhookDelivery)
                 .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at).limit(limit)))
+                .order_by(WebhookDelivery.next_attempt_at).limit(limit)
+                # PostgreSQL: another service process skips rows this one is leasing.
+                .with_for_update(skip_locked=True)))
             for delivery in due:  # leased, so a slow send is not picked up twice
                 delivery.next_attempt_at = lease
             claimed = [(d.id, d.url, d.event, d.payload, d.attempts) for d in due]
