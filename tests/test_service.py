@@ -328,3 +328,23 @@ def test_webhook_delivery_rows_are_persisted(service: Harness) -> None:
         row = session.query(WebhookDelivery).one()
         assert row.status == "pending" and row.last_error
         assert json.loads(row.payload)["report"]["verdict"]["action"] == "quarantine"
+
+
+def test_shared_blob_is_kept_until_the_last_job_needs_it(backend: str, tmp_path: Path) -> None:
+    with running_service(backend, tmp_path, sync_max_bytes=100, workers=0) as h:
+        data = image_bytes("PNG", seed=21)
+        first = h.upload(data, "a.png").json()["id"]
+        second = h.upload(data, "b.png").json()["id"]  # the same bytes: one blob, two jobs
+        key = hashlib.sha256(data).hexdigest()
+        scanner = h.ctx.screening.new_scanner()
+        h.ctx.screening.process(first, scanner)
+        assert h.ctx.blobs.exists(key), "deleted while another pending job still needed it"
+        h.ctx.screening.process(first, scanner)  # a redelivered job changes nothing
+        h.ctx.screening.process(second, scanner)
+        assert not h.ctx.blobs.exists(key)
+        scanner.close()
+        for scan_id in (first, second):
+            body = h.client.get(f"/v1/scans/{scan_id}", headers=h.headers("submitter")).json()
+            assert body["status"] == "done" and body["verdict"] == "allow"
+        completions = [e for e in _audit(h) if e["action"] == "scan.complete"]
+        assert len(completions) == 2

@@ -230,3 +230,22 @@ def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) ->
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM bank_entries")).scalar() == 1
     db.dispose()
+
+
+def test_migrations_downgrade_to_nothing_and_back(database: Database) -> None:
+    from alembic import command
+
+    from deepscreen.store.db import alembic_config
+
+    def tables() -> set[str]:
+        from sqlalchemy import inspect
+
+        return set(inspect(database.engine).get_table_names())
+
+    with database.engine.begin() as connection:
+        config = alembic_config(database.engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    assert tables() <= {"alembic_version"}
+    database.upgrade()
+    assert {"scans", "quarantine", "audit_log", "banks", "bank_entries"} <= tables()
