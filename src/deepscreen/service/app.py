@@ -19,11 +19,13 @@ from ..errors import DeepscreenError
 from ..policy import Policy
 from ..store import BlobStore, Database, database_url
 from ..store.blobs import BlobError
+from . import ui
 from .banking import bank_store_for, scan_config_with_banks
 from .context import ServiceContext
-from .jobs import InProcessExecutor
+from .executors import make_executor
 from .metrics import ServiceMetrics
 from .middleware import MetricsAndAccessLog, RequestSizeLimit
+from .overload import ConcurrencyLimit
 from .ratelimit import TokenBuckets
 from .routes import admin, banks, review, scans, system
 from .screening import ScreeningService
@@ -46,7 +48,7 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
     app = FastAPI(title="Deepscreen", version=__version__, description=DESCRIPTION,
                   lifespan=_lifespan)
     for router in (scans.router, review.router, banks.router, banks.hashes_router,
-                   admin.router, system.router):
+                   admin.router, system.router, ui.router):
         app.include_router(router)
 
     @app.exception_handler(BlobError)
@@ -60,9 +62,12 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
         return JSONResponse({"detail": str(exc)},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
-    # Outermost first: the size limit answers before anything reads a byte of the body.
-    app.add_middleware(MetricsAndAccessLog, metrics=metrics)
+    # The last added runs first: metrics and the access log see every answer, the 413s and
+    # 429s included; the size limit answers before anything reads a byte of the body; the
+    # bound on uploads in flight protects the scanners.
+    app.add_middleware(ConcurrencyLimit)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_upload_bytes + (1 << 20))
+    app.add_middleware(MetricsAndAccessLog, metrics=metrics)
     return app
 
 
@@ -85,7 +90,8 @@ def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> Service
                                  sync_scanners=settings.sync_scanners,
                                  job_max_attempts=settings.job_max_attempts,
                                  on_verdict=metrics.count_verdict)
-    executor = InProcessExecutor(screening.process, screening.new_scanner, settings.workers)
+    # In-process threads, or Celery workers when DEEPSCREEN_BROKER_URL is set.
+    executor = make_executor(screening, settings.workers)
     screening.executor = executor
     metrics.track_queue_depth(executor.depth)
     bank_store = bank_store_for(scan_config)
