@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -178,7 +179,7 @@ def render(r: dict[str, object], command: str) -> str:
         SECTION, "",
         f"Target: p99 < {TARGET_P99_MS:g} ms per image lookup (all 8 dihedral variants, "
         "threshold 31) in a bank of 1,000,000 PDQ hashes; loading a 1M-entry bank quick "
-        "enough for a CLI run.",
+        "enough for a CLI run.", "",
         f"Command: `.venv/bin/python bench/bench_banks.py` (banks of {r['size']:,} random PDQ "
         f"hashes and {r['size']:,} SHA-256 values; {r['queries']} lookups, half with a planted "
         "near-duplicate at distance 0-31; machine: 2-core CPU dev box, shared).", "",
@@ -218,6 +219,19 @@ def render(r: dict[str, object], command: str) -> str:
     return "\n".join(lines)
 
 
+def wrap_markdown(text: str, width: int = 100) -> str:
+    """Wrap prose and bullet lines to ``width`` like the rest of BENCHMARKS.md; keep tables."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width or line.startswith(("|", "#")):
+            out.append(line)
+        else:
+            indent = "  " if line.startswith("- ") else ""
+            out.append(textwrap.fill(line, width, subsequent_indent=indent,
+                                     break_on_hyphens=False, break_long_words=False))
+    return "\n".join(out)
+
+
 def write_section(text: str) -> None:
     """Replace (or append) our section; re-read the shared file right before writing."""
     path = ROOT / "BENCHMARKS.md"
@@ -239,7 +253,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not edit BENCHMARKS.md")
     args = parser.parse_args()
     results = run(args.size, args.queries, not args.no_faiss)
-    text = render(results, "bench/bench_banks.py")
+    text = wrap_markdown(render(results, "bench/bench_banks.py"))
     print(text)
     if not args.no_write:
         write_section(text)
