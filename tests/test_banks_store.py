@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ MD5 = "cd" * 16
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> BankStore:
+def store(tmp_path: Path) -> Iterator[BankStore]:
     s = BankStore(default_url(tmp_path))
     yield s
     s.close()

@@ -75,6 +75,8 @@ def test_bank_round_trip_create_add_export_import_list_remove(tmp_path: Path, ph
     (("bank", "remove", "ncii", "--entry", "99"), "no entry 99"),
     (("bank", "export", "nope"), "unknown bank"),
     (("bank", "import", "ncii", "missing.csv"), "cannot read"),
+    (("bank", "add", "ncii", "--type", "sha256", "ab" * 32, "--config", "missing.yaml"),
+     "does not exist"),
 ])
 def test_bad_input_exits_2_with_a_message(tmp_path: Path, args, message) -> None:
     home = tmp_path / "home"
@@ -130,3 +132,13 @@ def test_victim_flow_hash_locally_import_then_scan_blocks(tmp_path: Path, photo:
     assert report["verdict"]["action"] == "block"
     bad = run("bank", "import", "ncii", "-", stdin=b"pdq,zz\n")
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr
+
+
+def test_adding_a_file_over_the_size_limit_is_refused(tmp_path: Path, photo: Path) -> None:
+    home = tmp_path / "home"
+    config = tmp_path / "small.yaml"
+    config.write_text("limits: {max_bytes: 100}\n")
+    cli(home, "bank", "create", "ncii")
+    result = cli(home, "bank", "add", "ncii", str(photo), "--config", str(config))
+    assert result.exit_code == 2 and "nothing to add" in result.output
+    assert "over the limit" in result.output

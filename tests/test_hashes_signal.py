@@ -16,7 +16,7 @@ from deepscreen.config import ScanConfig
 from deepscreen.findings import Finding
 from deepscreen.media import decode, open_media
 
-from media_factory import image_bytes, texture, video_bytes
+from media_factory import audio_bytes, image_bytes, texture, video_bytes
 
 
 def _hashes_finding(report) -> Finding:
@@ -127,6 +127,15 @@ def test_exact_match_still_works_on_an_undecodable_file(tmp_path: Path) -> None:
     assert "pdq-match" not in finding.labels
     assert "could not be decoded" in finding.evidence["hashes"]["pdq_note"]
     assert report.verdict.action == "block"
+
+
+def test_audio_matches_by_exact_hash(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    tone = audio_bytes()
+    _bank_file(config, tone)
+    finding = _hashes_finding(deepscreen.scan(tone, config=config))
+    assert finding.score == 1.0 and "exact-match" in finding.labels
+    assert finding.evidence["hashes"]["pdq_note"] == "no PDQ for audio items"
 
 
 def test_unreachable_bank_database_abstains(tmp_path: Path) -> None:

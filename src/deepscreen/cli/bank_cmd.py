@@ -135,6 +135,8 @@ def _file_entries(path: Path, limits: Limits, meta: dict[str, str]) -> list[NewE
                        f"{PDQ_MIN_QUALITY}; adding exact hashes only", err=True)
             continue
         entries.append(NewEntry(signal_type, value, {**row_meta, **meta, "file": path.name}))
+    if not entries:  # an item over the size limit is not even hashed
+        raise DeepscreenError(f"{path}: nothing to add ({item.decode_error or 'no hash'})")
     if hashes.pdq_note and hashes.pdq is None:
         typer.echo(f"deepscreen: note: {path}: {hashes.pdq_note}", err=True)
     return entries
