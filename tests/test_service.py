@@ -140,6 +140,10 @@ def test_escalate_keeps_media(service: Harness) -> None:
     queue = service.client.get("/v1/review?state=escalated",
                                headers=service.headers("reviewer")).json()
     assert queue["total"] == 1
+    detail = service.client.get(f"/v1/review/{scan_id}", headers=service.headers("reviewer"))
+    assert detail.json()["report"]["verdict"]["action"] == "quarantine"
+    assert [(d["decision"], d["reviewer"], d["reason"]) for d in detail.json()["decisions"]] \
+        == [("escalate", "ann", "needs legal")]
 
 
 HOLD_EVERYTHING = """

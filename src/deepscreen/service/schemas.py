@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..store.models import QuarantineEntry, Scan
+from ..store.models import QuarantineEntry, ReviewDecision, Scan
 from ..store.records import decode_labels
 
 
@@ -38,8 +38,18 @@ class ScanOut(BaseModel):
                    report=scan.report)
 
 
+class DecisionRecord(BaseModel):
+    """A past decision on a quarantined item."""
+
+    decision: str
+    reviewer: str
+    reason: str
+    bank: str | None = None
+    decided_at: datetime
+
+
 class QueueEntryOut(BaseModel):
-    """One item in the review queue."""
+    """One item in the review queue (with its report and decisions when asked for one)."""
 
     id: str
     scan_id: str
@@ -52,13 +62,19 @@ class QueueEntryOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     report: dict[str, Any] | None = None
+    decisions: list[DecisionRecord] | None = None
 
     @classmethod
-    def of(cls, entry: QuarantineEntry, scan: Scan, with_report: bool = False) -> QueueEntryOut:
+    def of(cls, entry: QuarantineEntry, scan: Scan, with_report: bool = False,
+           decisions: list[ReviewDecision] | None = None) -> QueueEntryOut:
+        history = None if decisions is None else [
+            DecisionRecord(decision=d.decision, reviewer=d.reviewer, reason=d.reason,
+                           bank=d.bank, decided_at=d.decided_at) for d in decisions]
         return cls(id=entry.id, scan_id=entry.scan_id, state=entry.state, action=entry.action,
                    kind=entry.kind, labels=decode_labels(entry.labels), sha256=scan.sha256,
                    source_name=scan.source_name, created_at=entry.created_at,
-                   updated_at=entry.updated_at, report=scan.report if with_report else None)
+                   updated_at=entry.updated_at, report=scan.report if with_report else None,
+                   decisions=history)
 
 
 class QueuePage(BaseModel):

@@ -44,12 +44,13 @@ def review_queue(
 @router.get("/{entry_id}", response_model=QueueEntryOut,
             responses={404: {"description": "No such quarantine entry"}})
 def review_entry(entry_id: str, ctx: Context, principal: Principal = Reviewer) -> QueueEntryOut:
-    """One quarantined item with its full report (by entry id or scan id)."""
+    """One quarantined item with its full report and past decisions (entry or scan id)."""
     with ctx.db.session() as session:
         entry = rec.find_entry(session, entry_id)
         if entry is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no quarantine entry {entry_id}")
-        return QueueEntryOut.of(entry, session.get(Scan, entry.scan_id), with_report=True)
+        return QueueEntryOut.of(entry, session.get(Scan, entry.scan_id), with_report=True,
+                                decisions=rec.decisions_for(session, entry.id))
 
 
 @router.get("/{entry_id}/media", response_class=FileResponse,
