@@ -352,3 +352,22 @@ def test_shared_blob_is_kept_until_the_last_job_needs_it(backend: str, tmp_path:
             assert body["status"] == "done" and body["verdict"] == "allow"
         completions = [e for e in _audit(h) if e["action"] == "scan.complete"]
         assert len(completions) == 2
+
+
+def test_bad_uploads_get_clear_answers(service: Harness) -> None:
+    empty = service.upload(b"", "empty.jpg")
+    assert empty.status_code == 200 and empty.json()["verdict"] == "quarantine"
+    assert "unscannable:empty" in empty.json()["labels"]
+    no_file = service.client.post("/v1/scans", headers=service.headers("submitter"),
+                                  data={"callback_url": "http://127.0.0.1/x"})
+    assert no_file.status_code == 422
+    not_multipart = service.client.post("/v1/scans", headers=service.headers("submitter"),
+                                        content=b"raw bytes")
+    assert not_multipart.status_code == 422
+    assert service.client.get("/v1/scans/nope", headers=service.headers("submitter")
+                              ).status_code == 404
+    assert service.client.post("/v1/review/nope", headers=service.headers("reviewer"),
+                               json={"decision": "release", "reason": "x"}).status_code == 404
+    bad_decision = service.client.post("/v1/review/nope", headers=service.headers("reviewer"),
+                                       json={"decision": "delete", "reason": "x"})
+    assert bad_decision.status_code == 422
