@@ -16,9 +16,6 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("itsdangerous")
 
-from fastapi import FastAPI
-
-from deepscreen.service import ui
 from deepscreen.store import keys as api_keys
 from service_harness import Harness, running_service
 
@@ -27,16 +24,9 @@ from media_factory import image_bytes
 HOSTILE_NAME = "<script>alert('x')</script><img src=x onerror=alert(1)>.bin"
 
 
-def mount_ui(app: FastAPI) -> None:
-    """Include the UI router unless the app factory already did."""
-    if not any(getattr(r, "path", "").startswith(ui.PREFIX) for r in app.routes):
-        app.include_router(ui.router)
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Harness]:
     with running_service("sqlite", tmp_path) as harness:
-        mount_ui(harness.client.app)
         yield harness
 
 

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,20 +47,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--window-size=1280,900")
 
-# The real app factory, with the review UI included unless the factory already mounts it.
-APP_FACTORY = textwrap.dedent("""
-    from deepscreen.service import create_app
-    from deepscreen.service import ui
-
-
-    def app():
-        application = create_app()
-        if not any(getattr(r, "path", "").startswith(ui.PREFIX) for r in application.routes):
-            application.include_router(ui.router)
-        return application
-""")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,7 +66,8 @@ class LiveService:
 
 @pytest.fixture
 def live_service(tmp_path: Path) -> Iterator[LiveService]:
-    """uvicorn on 127.0.0.1 and a free port, a fresh SQLite store, one key per role."""
+    """``deepscreen serve`` (uvicorn) on 127.0.0.1 and a free port, a fresh SQLite store, one
+    key per role."""
     home = tmp_path / "home"
     database = f"sqlite:///{tmp_path / 'service.sqlite'}"
     db = Database(database)
@@ -93,15 +79,13 @@ def live_service(tmp_path: Path) -> Iterator[LiveService]:
     db.dispose()
     config = tmp_path / "scan.yaml"
     config.write_text("signals: [hashes]\n")
-    (tmp_path / "ui_app.py").write_text(APP_FACTORY)
     port = _free_port()
     env = {**os.environ, "DEEPSCREEN_HOME": str(home), "DEEPSCREEN_DATABASE_URL": database,
            "DEEPSCREEN_CONFIG": str(config), "DEEPSCREEN_RATE_PER_S": "0",
            "DEEPSCREEN_WEBHOOK_SECRET": "s"}
     env.pop("DEEPSCREEN_BROKER_URL", None)
     log = (tmp_path / "uvicorn.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "ui_app:app",
-                             "--app-dir", str(tmp_path), "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "deepscreen", "serve", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
