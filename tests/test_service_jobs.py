@@ -47,3 +47,24 @@ def test_zero_workers_accepts_jobs_and_runs_none() -> None:
     executor.submit("x")
     executor.stop()
     assert ran == [] and executor.depth() == 1
+
+
+def test_report_document_is_strict_json() -> None:
+    import json
+
+    import numpy as np
+
+    from deepscreen.findings import Finding
+    from deepscreen.policy import Verdict
+    from deepscreen.report import Report
+    from deepscreen.service.screening import report_document
+
+    finding = Finding(signal="x", version="1", score=0.5,
+                      evidence={"n": np.float32(0.25), "bad": float("nan"),
+                                "arr": np.arange(3), "inf": float("inf")})
+    report = Report(item={"source": "a"}, findings=(finding,), verdict=Verdict("allow"),
+                    policy="default", elapsed_ms=1.0)
+    document = report_document(report)
+    evidence = document["findings"][0]["evidence"]
+    assert evidence == {"n": 0.25, "bad": None, "arr": [0, 1, 2], "inf": None}
+    json.dumps(document, allow_nan=False)  # what the HTTP response and jsonb demand

@@ -9,6 +9,7 @@ on startup. Scanning itself is :class:`deepscreen.scan.Scanner`, as everywhere e
 from __future__ import annotations
 
 import io
+import json
 import logging
 import queue
 import threading
@@ -22,6 +23,7 @@ from ..errors import DeepscreenError
 from ..media import sniff
 from ..media.sniff import SNIFF_BYTES
 from ..policy import Policy
+from ..report import Report
 from ..scan import Scanner
 from ..store import BlobStore, Database
 from ..store import records as rec
@@ -34,6 +36,15 @@ log = logging.getLogger(__name__)
 
 # Kinds that decode slowly: always a job, whatever their size.
 ASYNC_KINDS = frozenset({"video", "audio"})
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """The report as plain JSON data, safe for a JSON column and a JSON response.
+
+    ``Report.to_json`` turns numpy values in evidence into plain ones; non-finite floats
+    (which JSON, PostgreSQL's jsonb and the HTTP response all refuse) become null.
+    """
+    return json.loads(report.to_json(), parse_constant=lambda _constant: None)
 
 
 class UploadTooLarge(DeepscreenError):
@@ -126,7 +137,7 @@ class ScreeningService:
     def _scan_now(self, data: bytes, filename: str, submitted_by: str,
                   callback_url: str | None) -> Submission:
         with self.scanners.scanner() as scanner:
-            report = scanner.scan(data, name=filename).to_dict()
+            report = report_document(scanner.scan(data, name=filename))
         action = report["verdict"]["action"]
         staged = self.blobs.stage(io.BytesIO(data)) if action in rec.HELD_ACTIONS else None
         try:
@@ -197,7 +208,7 @@ class ScreeningService:
         try:
             if blob_key is None:
                 raise DeepscreenError("the scan's blob key is missing")
-            report = scanner.scan(self.blobs.path(blob_key)).to_dict()
+            report = report_document(scanner.scan(self.blobs.path(blob_key)))
         except Exception as exc:
             log.exception("scan %s failed", scan_id)
             self._fail(scan_id, f"{type(exc).__name__}: {exc}")
