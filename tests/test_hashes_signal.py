@@ -98,6 +98,7 @@ def test_no_banks_configured(tmp_path: Path) -> None:
     finding = _hashes_finding(deepscreen.scan(image_bytes("PNG"), config=config))
     assert finding.score == 0.0 and finding.summary == "no hash banks configured"
     assert len(finding.evidence["hashes"]["sha256"]) == 64
+    assert len(finding.evidence["hashes"]["pdq"]["hash"]) == 64  # a reviewer may bank it later
     assert not (config.home / "banks.sqlite").exists()  # scanning never creates a database
 
 

@@ -50,21 +50,17 @@ class HashesSignal(Signal):
         return self._matcher
 
     def inspect(self, item: Item) -> Finding:
+        # PDQ is computed even when no bank exists: the report's hashes are what a reviewer
+        # later confirms into a bank without rescanning (see deepscreen.service.banking).
+        hashes = hash_item(item)
+        evidence: dict[str, object] = {"hashes": hashes.to_dict()}
         try:
             matcher = self._open()
             banks = matcher.banks() if matcher is not None else []
-        except (BankError, SQLAlchemyError) as exc:
-            exact_only = hash_item(item, perceptual=False)
-            return self.abstain(f"hash banks unavailable: {exc}", hashes=exact_only.to_dict())
-        if matcher is None or not banks:
-            # Nothing to match against: skip PDQ, which costs more than every other signal.
-            exact_only = hash_item(item, perceptual=False)
-            return self.finding(score=0.0, summary="no hash banks configured",
-                                evidence={"hashes": exact_only.to_dict()})
-        hashes = hash_item(item)
-        evidence: dict[str, object] = {"hashes": hashes.to_dict(),
-                                       "banks_checked": [b.name for b in banks]}
-        try:
+            if matcher is None or not banks:
+                return self.finding(score=0.0, summary="no hash banks configured",
+                                    evidence=evidence)
+            evidence["banks_checked"] = [b.name for b in banks]
             matches = matcher.match(hashes)
         except (BankError, SQLAlchemyError) as exc:
             return self.abstain(f"hash banks unavailable: {exc}", **evidence)
