@@ -147,14 +147,9 @@ def frame_hashes(frames: Sequence[Frame]) -> tuple[FrameHash, ...]:
     return tuple(out)
 
 
-def hash_item(item: Item, perceptual: bool = True) -> ItemHashes:
-    """SHA-256 and MD5 (from the item) plus PDQ for decoded images and vPDQ for decoded video.
-
-    ``perceptual=False`` skips PDQ, the only costly part (tens of ms per megapixel).
-    """
+def hash_item(item: Item) -> ItemHashes:
+    """SHA-256 and MD5 (from the item) plus PDQ for decoded images and vPDQ for decoded video."""
     kind = item.kind
-    if not perceptual:
-        return ItemHashes(kind, item.sha256, item.md5, pdq_note="PDQ not computed")
     if kind not in ("image", "video"):
         return ItemHashes(kind, item.sha256, item.md5, pdq_note=f"no PDQ for {kind} items")
     if not item.screenable or not item.frames:
