@@ -125,6 +125,20 @@ def test_abstains_on_faces_below_the_minimum_size(tiny_model: Path, face_rgb: np
 
 
 @pytest.mark.shared_data
+def test_abstains_on_a_genuinely_small_face_with_default_options(
+        tiny_model: Path, face_rgb: np.ndarray) -> None:
+    photo = Image.fromarray(face_rgb)
+    small = photo.resize((round(photo.width / 3), round(photo.height / 3)), Image.LANCZOS)
+    canvas = Image.new("RGB", (320, 240), (70, 90, 110))
+    canvas.paste(small, (100, 60))  # a face of about 50 px: found, but below the 64 px minimum
+    finding = FacesSignal(make_config(tiny_model)).inspect(item_from(png(np.asarray(canvas))))
+    assert finding.score is None
+    assert finding.abstained is not None and finding.abstained.startswith("faces too small")
+    face = finding.evidence["faces"][0]
+    assert face["score"] is None and face["skipped"] == "too small" and face["size_px"] < 64
+
+
+@pytest.mark.shared_data
 def test_scores_each_face_in_an_image(tiny_model: Path, face_rgb: np.ndarray) -> None:
     finding = FacesSignal(make_config(tiny_model)).inspect(item_from(png(face_rgb)))
     assert finding.abstained is None

@@ -116,7 +116,8 @@ class FacesSignal(Signal):
         if not judged:
             largest = max(f.face.size for f in faces)
             return self.abstain(f"faces too small to judge (largest {largest:.0f} px, "
-                                f"minimum {self._min_face:.0f} px)", **common)
+                                f"minimum {self._min_face:.0f} px)", **common,
+                                faces=[self._face_evidence(f) for f in faces])
         self._score(judged)
         return self._finding(item, faces, common)
 
