@@ -48,13 +48,13 @@ def eval_command(
     """Score labelled media and report AUC, average precision and TPR at 1% FPR.
 
     \b
-    Items: image and video scores (for video, the most manipulated face track);
-    video-frames: every sampled frame with a scored face. Items the signal abstains on
-    (no face, face too small) are counted and left out of the metrics.
+    Levels: image and video (item scores; video: the most manipulated face track),
+    video-frames (every sampled frame with a scored face). Items the signal
+    abstains on (no face, too small) are counted, not scored.
 
     \b
     Examples:
-      deepscreen eval data/dev                 data/dev/real/... and data/dev/fake/...
+      deepscreen eval data/dev             (data/dev/real/..., data/dev/fake/...)
       deepscreen eval --csv labels.csv --out scores.jsonl
     """
     if (directory is None) == (csv_file is None):
