@@ -218,3 +218,28 @@ def test_video_gets_tracks_a_timeline_and_the_max_track_as_item_score(
         at = [f["score"] for f in evidence["faces"] if round(f["time_s"]) == round(point["time_s"])]
         assert point["score"] == pytest.approx(max(at), abs=1e-4)
     assert report.to_json()  # the evidence serialises
+
+
+def test_face_model_batches_and_normalises_as_its_json_says(tiny_model: Path) -> None:
+    from deepscreen.faces.model import FaceModel
+
+    crops = np.random.default_rng(1).integers(0, 256, (5, SIZE, SIZE, 3), dtype=np.uint8)
+    whole = FaceModel(tiny_model).predict(crops)
+    split = FaceModel(tiny_model, batch_size=2).predict(crops)
+    assert np.allclose(whole.scores, split.scores) and np.allclose(whole.heatmaps, split.heatmaps)
+    normalised = (crops.astype(np.float64) / 255 - 0.5) / 0.5
+    expected = 1 / (1 + np.exp(-GAIN * normalised.mean(axis=(1, 2, 3))))
+    assert np.allclose(whole.scores, expected, atol=1e-5)
+    assert whole.heatmaps.shape == (5, SIZE // 8, SIZE // 8)
+    with pytest.raises(ValueError, match="uint8 crops"):
+        FaceModel(tiny_model).predict(crops[:, :32])
+
+
+def test_a_model_without_the_promised_output_is_unusable(tiny_model: Path) -> None:
+    meta = json.loads((tiny_model / "face_sbi.json").read_text())
+    meta["outputs"] = {"logit": "score", "mask": "mask"}
+    (tiny_model / "face_sbi.json").write_text(json.dumps(meta))
+    finding = FacesSignal(make_config(tiny_model)).inspect(
+        item_from(png(np.full((64, 64, 3), 100, np.uint8))))
+    assert finding.abstained is not None
+    assert finding.abstained.startswith("face model unusable") and "score" in finding.abstained
