@@ -135,5 +135,6 @@ def test_eval_command_on_a_labelled_folder(tmp_path: Path, shared_data: Path) ->
     assert len(lines) == 7 and {line["label"] for line in lines} == {"real", "fake"}
     assert any(line["error"] for line in lines)  # the broken file is reported, not scored
     table = CliRunner().invoke(app, ["eval", str(tmp_path / "data"), "-c", str(config), "-j", "1"],
-                               env={"COLUMNS": "160"})
-    assert table.exit_code == 0 and "TPR@1%FPR" in table.stdout and "image" in table.stdout
+                               env={"COLUMNS": "80"})
+    assert table.exit_code == 0, table.output
+    assert "TPR@1%FPR" in table.stdout and "thr@1%FPR" in table.stdout and "image" in table.stdout

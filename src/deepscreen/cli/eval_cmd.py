@@ -96,9 +96,10 @@ def eval_command(
 
 def _table(signal: str, metrics: dict[str, Metrics]) -> Table:
     table = Table(title=f"{signal}: detection quality", header_style="bold")
-    for column in ("level", "real", "fake", "abstained", "AUC", "AP", "TPR@1%FPR",
-                   "threshold@1%FPR", "note"):
-        table.add_column(column, justify="left" if column in ("level", "note") else "right")
+    # Short headers so the table fits 80 columns; the command's help spells them out.
+    for column in ("level", "real", "fake", "abst.", "AUC", "AP", "TPR@1%FPR", "thr@1%FPR"):
+        table.add_column(column, justify="left" if column == "level" else "right",
+                         no_wrap=True)
 
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
@@ -109,7 +110,9 @@ def _table(signal: str, metrics: dict[str, Metrics]) -> Table:
             continue
         table.add_row(level, str(m.n_real), str(m.n_fake), str(m.abstained), fmt(m.auc),
                       fmt(m.average_precision), fmt(m.tpr_at_1pct_fpr),
-                      fmt(m.threshold_at_1pct_fpr), m.note)
+                      fmt(m.threshold_at_1pct_fpr))
+    notes = [f"{level}: {m.note}" for level, m in metrics.items() if m.note]
     if not metrics:
-        table.add_row("(none)", "0", "0", "-", "-", "-", "-", "-", "no image or video scored")
+        notes.append("no image or video was scored")
+    table.caption = "\n".join(notes) or None
     return table
