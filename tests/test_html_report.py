@@ -79,3 +79,5 @@ def test_write_html_report_writes_a_utf8_file(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and "café.mp4" in text
     assert "2 quarantine" in text
+    assert 'href="#item-2"' in text and 'id="item-2"' in text  # the index links each item
+    assert "<script" not in text  # the hostile name is escaped in the index too

@@ -56,7 +56,7 @@ def render_html_report(reports: Sequence[Report]) -> str:
         counts[r.action] = counts.get(r.action, 0) + 1
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no items"
     generated = datetime.now(UTC).isoformat(timespec="seconds")
-    body = "\n".join(_item(i, r) for i, r in enumerate(reports, 1))
+    body = _index(reports) + "\n".join(_item(i, r) for i, r in enumerate(reports, 1))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -67,6 +67,23 @@ def render_html_report(reports: Sequence[Report]) -> str:
         f"{escape(summary)} &middot; generated {escape(generated)} by deepscreen "
         f"{escape(__version__)}</div>\n{body}\n</body></html>\n"
     )
+
+
+def _index(reports: Sequence[Report]) -> str:
+    """A table of every item with a link to its section (only worth it for several items)."""
+    if len(reports) < 2:
+        return ""
+    rows = []
+    for number, r in enumerate(reports, 1):
+        faces = r.finding("faces")
+        face_score = "" if faces is None or faces.score is None else f"{faces.score:.3f}"
+        colour = _ACTION_COLOURS.get(r.action, "#555")
+        rows.append(f"<tr><td><a href=\"#item-{number}\">{number}</a></td>"
+                    f"<td>{_e(r.item.get('source', ''))}</td>"
+                    f"<td><span class=\"badge\" style=\"background:{colour}\">{_e(r.action)}"
+                    f"</span></td><td class=\"num\">{face_score}</td></tr>")
+    return ("<section class=\"item\"><table><tr><th>#</th><th>item</th><th>verdict</th>"
+            f"<th>face score</th></tr>{''.join(rows)}</table></section>\n")
 
 
 def _item(number: int, report: Report) -> str:
@@ -89,7 +106,8 @@ def _item(number: int, report: Report) -> str:
     faces = report.finding("faces")
     faces_html = _faces(faces, item.get("kind")) if faces is not None else ""
     return (
-        f"<section class=\"item\"><h2>{number}. {_e(item.get('source', ''))}</h2>"
+        f"<section class=\"item\" id=\"item-{number}\"><h2>{number}. "
+        f"{_e(item.get('source', ''))}</h2>"
         f"<div><span class=\"badge\" style=\"background:{colour}\">{_e(action)}</span>"
         f"<ul>{reasons}</ul></div>{error}<table class=\"summary\">{rows}</table>"
         f"{faces_html}<h3>Findings</h3>{_findings(report.findings)}</section>"
