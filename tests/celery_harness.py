@@ -1,7 +1,8 @@
-"""Real Redis, real Celery worker processes and a real store for the scale-out tests.
+"""Real brokers, real Celery worker processes and a real store for the scale-out tests.
 
-Each test run gets an empty Redis database number and its own queue prefix, so it shares
-nothing with other runs on the same Redis; the database is flushed afterwards.
+Each test run gets its own queue prefix and, on Redis, an empty database number, so it
+shares nothing with other runs; the Redis database is flushed (RabbitMQ queues deleted)
+afterwards.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,17 +98,46 @@ class Workers:
                 proc.wait(5)
 
 
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def rabbitmq_or_skip() -> str:
+    """The local RabbitMQ URL (skips the test when nothing listens on 127.0.0.1:5672)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+            pass
+    except OSError as exc:
+        pytest.skip(f"no RabbitMQ reachable at 127.0.0.1:5672: {exc}")
+    return RABBITMQ_URL
+
+
+def delete_amqp_queues(url: str, prefix: str) -> None:
+    """Remove the test's queues and exchanges (RabbitMQ keeps them after the test)."""
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as connection:
+        channel = connection.default_channel
+        for lane in ("live", "backfill"):
+            name = f"{prefix}.{lane}"
+            channel.queue_delete(name)
+            channel.exchange_delete(name)
+
+
 @contextmanager
 def scale_out_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                  extra: dict[str, str] | None = None) -> Iterator[tuple[dict[str, str], Workers]]:
-    """Environment for a service and its workers: a fresh home, SQLite, Redis, queue prefix."""
-    db_number = free_redis_db()
+                  extra: dict[str, str] | None = None, broker: str = "redis"
+                  ) -> Iterator[tuple[dict[str, str], Workers]]:
+    """Environment for a service and its workers: a fresh home, SQLite, a broker (Redis on
+    an empty database number, or RabbitMQ) and a queue prefix of its own."""
+    db_number = free_redis_db() if broker == "redis" else None
+    url = (f"redis://{REDIS_HOST}:{REDIS_PORT}/{db_number}" if broker == "redis"
+           else rabbitmq_or_skip())
     home = tmp_path / "home"
     home.mkdir()
     env = {
         "DEEPSCREEN_HOME": str(home),
         "DEEPSCREEN_DATABASE_URL": f"sqlite:///{home / 'service.sqlite'}",
-        "DEEPSCREEN_BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{db_number}",
+        "DEEPSCREEN_BROKER_URL": url,
         "DEEPSCREEN_QUEUE": f"dstest-{secrets.token_hex(4)}",
         "DEEPSCREEN_BROKER_VISIBILITY_TIMEOUT": "6",
         "DEEPSCREEN_LOG_JSON": "0",
@@ -121,7 +152,10 @@ def scale_out_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         yield env, workers
     finally:
         workers.stop_all()
-        flush_redis_db(db_number)
+        if db_number is not None:
+            flush_redis_db(db_number)
+        else:
+            delete_amqp_queues(url, env["DEEPSCREEN_QUEUE"])
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,

@@ -1,6 +1,7 @@
-"""Scale-out with real Celery workers over a real Redis: jobs spread, survive SIGKILL, run once.
+"""Scale-out with real Celery workers over a real broker: jobs spread, survive SIGKILL, run once.
 
-Skipped only when no Redis answers on 127.0.0.1:6379 (the skip message says so).
+Redis on 127.0.0.1:6379 for all of them, and RabbitMQ on 127.0.0.1:5672 for the SIGKILL test
+as well; each is skipped, with the reason, only when its broker does not answer.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,14 +87,15 @@ def test_jobs_spread_over_two_workers_and_finish(tmp_path: Path,
                    for r in reports)
 
 
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_job_of_a_killed_worker_is_redelivered_and_finished_by_the_other(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        broker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Ten sampled frames per second of a 30 s clip: a job that lasts long enough to be
     # killed in the middle of, on any machine.
     config = tmp_path / "scan.yaml"
     config.write_text("limits:\n  frame_interval_s: 0.1\n")
-    with scale_out_env(tmp_path, monkeypatch, {"DEEPSCREEN_CONFIG": str(config)}) as (
-            _env, workers):
+    with scale_out_env(tmp_path, monkeypatch, {"DEEPSCREEN_CONFIG": str(config)},
+                       broker=broker) as (_env, workers):
         service = _service()
         procs = {"worker:w1@test": workers.start("w1@test"),
                  "worker:w2@test": workers.start("w2@test")}
@@ -115,6 +119,14 @@ def test_job_of_a_killed_worker_is_redelivered_and_finished_by_the_other(
             scan = session.get(Scan, scan_id)
             assert scan.attempts == 2
             assert scan.report["item"]["duration_s"] >= 29
+
+
+def test_worker_command_needs_a_broker(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSCREEN_")}
+    done = subprocess.run([sys.executable, "-m", "deepscreen", "worker"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "set DEEPSCREEN_BROKER_URL" in done.stderr
 
 
 def test_redelivered_job_of_a_finished_scan_does_nothing(tmp_path: Path,
