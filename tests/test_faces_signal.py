@@ -243,3 +243,13 @@ def test_a_model_without_the_promised_output_is_unusable(tiny_model: Path) -> No
         item_from(png(np.full((64, 64, 3), 100, np.uint8))))
     assert finding.abstained is not None
     assert finding.abstained.startswith("face model unusable") and "score" in finding.abstained
+
+
+@pytest.mark.parametrize("options", [{"threads": 0}, {"min_face_px": "big"}, {"tumbnails": True},
+                                     {"max_faces": True}])
+def test_bad_options_are_configuration_errors_that_name_the_option(
+        tmp_path: Path, options: dict[str, object]) -> None:
+    from deepscreen.errors import DeepscreenError
+
+    with pytest.raises(DeepscreenError, match=r"signal_options\.faces"):
+        FacesSignal(make_config(tmp_path, **options))

@@ -136,6 +136,9 @@ def scan_paths(paths: Iterable[Path], config: ScanConfig | None = None,
                 except MediaError as exc:
                     yield path, exc
         return
+    # Build one scanner here first: a configuration error (unknown signal, bad option) then
+    # raises a clear DeepscreenError instead of breaking the pool in every worker.
+    Scanner(config, policy).close()
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                              initargs=(config, policy)) as pool:
         yield from zip(paths, pool.map(_scan_in_worker, [str(p) for p in paths], chunksize=4),

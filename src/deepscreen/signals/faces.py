@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..errors import DeepscreenError
 from ..faces.align import align_face
 from ..faces.detect import DETECTOR_VERSION, Face, FaceDetector
 from ..faces.model import FaceModel, ModelNotInstalled
@@ -34,6 +35,8 @@ from ..findings import Finding
 from ..media import Frame, Item
 from . import Signal, register
 
+_OPTIONS = frozenset({"model_dir", "threads", "min_face_px", "detect_min_px", "max_faces",
+                      "heatmap_cells", "thumbnails"})
 _MAX_THUMBNAIL_FACES = 6  # crops shown per item: the best frame of each of the top tracks
 
 
@@ -59,12 +62,16 @@ class FacesSignal(Signal):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         opts = self.options
-        self._model_dir = Path(opts["model_dir"]) if opts.get("model_dir") else None
-        self._threads = int(opts.get("threads", 1))
-        self._min_face = float(opts.get("min_face_px", 64))
-        self._detect_min = float(opts.get("detect_min_px", min(48.0, self._min_face)))
-        self._max_faces = int(opts.get("max_faces", 8))
-        self._cells = int(opts.get("heatmap_cells", 14))
+        unknown = set(opts) - _OPTIONS
+        if unknown:
+            raise DeepscreenError(f"signal_options.faces: unknown option(s) "
+                                  f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_OPTIONS))}")
+        self._model_dir = Path(opts["model_dir"]).expanduser() if opts.get("model_dir") else None
+        self._threads = int(_number(opts, "threads", 1, 1, 64))
+        self._min_face = _number(opts, "min_face_px", 64, 12, 10_000)
+        self._detect_min = _number(opts, "detect_min_px", min(48.0, self._min_face), 12, 10_000)
+        self._max_faces = int(_number(opts, "max_faces", 8, 1, 1000))
+        self._cells = int(_number(opts, "heatmap_cells", 14, 1, 64))
         self._thumbnails = bool(opts.get("thumbnails", False))
         self._detector: FaceDetector | None = None
         self._model: FaceModel | None = None
@@ -214,6 +221,15 @@ class FacesSignal(Signal):
         return {"key_frame": {"frame": key.frame.index, "time_s": round(key.frame.time_s, 3),
                               "image": jpeg_data_uri(picture)},
                 "crops": crops}
+
+
+def _number(options: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    """A numeric option within [low, high], or a configuration error that names it."""
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise DeepscreenError(f"signal_options.faces.{key} must be a number in [{low:g}, {high:g}], "
+                              f"got {value!r}")
+    return float(value)
 
 
 def _track_summaries(scored: list[_ScoredFace]) -> list[dict[str, Any]]:
