@@ -1,9 +1,10 @@
 """Hash computation and hash-value rules: pure functions over pixels and strings, no I/O.
 
 PDQ hashes are written the way Meta's reference tools write them: 256 bits, most significant
-bit first, as 64 lower-case hex characters. A video's signal is the vPDQ list of per-frame
-PDQ hashes with their quality and time, serialised as ThreatExchange does
-(a JSON list of ``"hex,quality,seconds"`` strings).
+bit first, as 64 lower-case hex characters. They are computed by :mod:`.pdq`, a vectorised
+PDQ checked against the ``pdqhash`` reference binding (tests/test_banks_pdq.py). A video's
+signal is the vPDQ list of per-frame PDQ hashes with their quality and time, serialised as
+ThreatExchange does (a JSON list of ``"hex,quality,seconds"`` strings).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pdqhash
 
 from ..errors import BankError
+from .pdq import pdq_hash, pdq_hash_dihedral
 
 if TYPE_CHECKING:
     from ..media import Frame, Item
@@ -33,8 +34,9 @@ PDQ_HEX_LEN = PDQ_BITS // 4
 PDQ_MIN_QUALITY = 50
 PDQ_DEFAULT_THRESHOLD = 31
 
-# pdqhash.compute_dihedral returns the hashes of these transforms of the picture, in this
-# order (checked against numpy rotations/flips of test images). When an item matches through
+# pdq_hash_dihedral returns the hashes of these transforms of the picture in the reference's
+# order, the one pdqhash.compute_dihedral uses (checked against numpy rotations/flips of test
+# images). When an item matches through
 # a variant, that variant is the transform that turns the item back into the banked picture.
 DIHEDRAL_VARIANTS = ("original", "rotate-90-ccw", "rotate-180", "rotate-90-cw",
                      "flip-vertical", "flip-horizontal", "transpose", "transverse")
@@ -98,7 +100,7 @@ class ItemHashes:
 
 
 def bits_to_hex(bits: np.ndarray) -> str:
-    """A 256-element 0/1 vector (pdqhash's output) as 64 hex chars, most significant bit first."""
+    """A 256-element 0/1 vector (the ``pdqhash`` binding's output) as 64 hex chars, MSB first."""
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 
 
@@ -112,19 +114,10 @@ def hamming(hex_a: str, hex_b: str) -> int:
     return (int(hex_a, 16) ^ int(hex_b, 16)).bit_count()
 
 
-def _as_rgb(rgb: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"expected an H x W x 3 picture, got shape {array.shape}")
-    return array
-
-
 def pdq_of(rgb: np.ndarray) -> PdqHash:
-    """PDQ hash and quality of one RGB picture."""
-    bits, quality = pdqhash.compute(_as_rgb(rgb))
-    return PdqHash(bits_to_hex(bits), int(quality))
+    """PDQ hash and quality of one RGB (or grey H x W) picture."""
+    hex_value, quality = pdq_hash(rgb)
+    return PdqHash(hex_value, quality)
 
 
 def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
@@ -133,13 +126,15 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
     The bank stores only the original; querying all 8 variants finds flipped or rotated
     copies at the cost of one hash computation.
     """
-    variants, quality = pdqhash.compute_dihedral(_as_rgb(rgb))
-    hexes = tuple(bits_to_hex(v) for v in variants)
-    return PdqHash(hexes[0], int(quality)), hexes
+    variants, quality = pdq_hash_dihedral(rgb)
+    return PdqHash(variants[0], quality), tuple(variants)
 
 
 def frame_hashes(frames: Sequence[Frame]) -> tuple[FrameHash, ...]:
-    """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time."""
+    """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time.
+
+    One hash per frame, no rotations or flips: vPDQ hashes and matches frames as they are.
+    """
     out = []
     for frame in frames:
         pdq = pdq_of(frame.rgb)
