@@ -103,22 +103,20 @@ def axis_weights(length: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _row_band(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each of the 64 output rows: the picture rows under its tent and their weights."""
+def _band(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the 64 outputs along an axis: the pixels under its tent and their weights.
+
+    Every output reads the same number of pixels (the widest tent; extra pixels weigh 0),
+    so the pixels of all 64 gather into one array.
+    """
     weights = axis_weights(length)
-    nonzero = np.abs(weights) > 1e-12
+    nonzero = weights > 0
     start = nonzero.argmax(axis=1)
     stop = length - nonzero[:, ::-1].argmax(axis=1)
-    band = int((stop - start).max())
-    start = np.minimum(start, length - band)  # equal-width bands; extra rows weigh zero
-    rows = start[:, None] + np.arange(band)
-    return rows, np.take_along_axis(weights, rows, axis=1).astype(np.float32)
-
-
-@lru_cache(maxsize=64)
-def _column_matrix(length: int) -> np.ndarray:
-    """The horizontal blur-and-keep as a ``length`` x 64 float32 matrix (right factor)."""
-    return np.ascontiguousarray(axis_weights(length).T, dtype=np.float32)
+    width = int((stop - start).max())
+    start = np.minimum(start, length - width)
+    pixels = start[:, None] + np.arange(width)
+    return pixels, np.take_along_axis(weights, pixels, axis=1).astype(np.float32)
 
 
 def _checked(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,20 +134,29 @@ def _checked(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def downsample(picture: np.ndarray) -> np.ndarray:
-    """The reference's 64 x 64 float32 buffer: luma, tent-blurred, sampled at 64 x 64 points."""
+    """The reference's 64 x 64 float32 buffer: luma, tent-blurred, sampled at 64 x 64 points.
+
+    einsum, not matmul: its loops stay on one thread, where BLAS would start threads for
+    the larger products and, on a loaded machine, wait for them far longer than the work
+    itself takes.
+    """
     array, luma_weights = _checked(picture)
     height, width, channels = array.shape
-    rows, row_weights = _row_band(height)
-    band = rows.shape[1]
-    blurred = np.empty((OUTPUT_DIM, width * channels), dtype=np.float32)
-    step = max(1, _GATHER_BUDGET // (band * width * channels))
+    rows, row_weights = _band(height)
+    columns, column_weights = _band(width)
+    # Vertical blur of the 64 kept rows, straight from the uint8 pixels; in slices so the
+    # float copy of the rows read stays small for very large pictures.
+    blurred = np.empty((OUTPUT_DIM, width, channels), dtype=np.float32)
+    step = max(1, _GATHER_BUDGET // (rows.shape[1] * width * channels))
     for lo in range(0, OUTPUT_DIM, step):
         hi = min(lo + step, OUTPUT_DIM)
-        gathered = array[rows[lo:hi]].reshape(hi - lo, band, width * channels)
-        blurred[lo:hi] = np.matmul(row_weights[lo:hi, None, :],
-                                   gathered.astype(np.float32))[:, 0, :]
-    luma = blurred.reshape(OUTPUT_DIM, width, channels) @ luma_weights
-    return luma @ _column_matrix(width)
+        gathered = array[rows[lo:hi]].astype(np.float32)
+        np.einsum("kr,krwc->kwc", row_weights[lo:hi], gathered, out=blurred[lo:hi])
+    luma = blurred[:, :, 0] * luma_weights[0]
+    for channel in range(1, channels):
+        luma += blurred[:, :, channel] * luma_weights[channel]
+    # Horizontal blur of the 64 kept columns.
+    return np.einsum("kjr,jr->kj", luma[:, columns], column_weights)
 
 
 def quality(buffer: np.ndarray) -> int:
