@@ -135,7 +135,8 @@ def test_image_preview_is_served_with_safe_headers_and_audited(service: Harness)
     service.client.post("/v1/banks", headers=admin, json={"name": "ncii"})
     known = image_bytes("jpeg", seed=8)
     service.client.post("/v1/banks/ncii/entries", headers=admin, json={"entries": [
-        {"signal_type": "sha256", "value": hashlib.sha256(known).hexdigest()}]})
+        {"signal_type": "sha256", "value": hashlib.sha256(known).hexdigest(),
+         "metadata": {"case": "<b onmouseover=alert(1)>4411</b>"}}]})
     scan_id = _quarantined(service, "known.jpg", known)
     entry_id = _entry_id(service, scan_id)
     _login(service)
@@ -143,6 +144,7 @@ def test_image_preview_is_served_with_safe_headers_and_audited(service: Harness)
     page = service.client.get(f"/ui/items/{entry_id}").text
     assert f'src="/ui/items/{entry_id}/media"' in page
     assert "ncii" in page and "sha256" in page  # the bank match is shown
+    assert "&lt;b onmouseover=alert(1)&gt;4411" in page and "<b onmouseover" not in page
     media = service.client.get(f"/ui/items/{entry_id}/media")
     assert media.status_code == 200 and media.content == known
     assert media.headers["content-type"] == "image/jpeg"

@@ -14,6 +14,7 @@ is served only for raster image types, with ``nosniff`` and a sandboxing policy.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -58,6 +59,9 @@ Context = Annotated[ServiceContext, Depends(get_context)]
 
 _templates = Environment(loader=PackageLoader("deepscreen.service", "templates"),
                          autoescape=select_autoescape(default=True, default_for_string=True))
+# JSON as readable text (a plain string, so autoescaping still applies to it).
+_templates.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False,
+                                                         sort_keys=True, default=str)
 
 
 def _signer(request: Request, ctx: ServiceContext) -> SessionSigner:
