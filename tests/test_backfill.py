@@ -126,7 +126,7 @@ def test_submit_command_runs_the_backfill_in_process_without_a_broker(tmp_path: 
                           env=env, capture_output=True, text=True, timeout=300)
 
     assert done.returncode == 0, done.stderr
-    assert "submitted 5 file(s), skipped 0" in done.stderr
+    assert "submitted 5 file(s), skipped 0, already screened 0" in done.stderr
     assert "every submitted job has finished" in done.stderr
     db = Database(f"sqlite:///{home / 'service.sqlite'}")
     with db.session() as session:
@@ -138,6 +138,16 @@ def test_submit_command_runs_the_backfill_in_process_without_a_broker(tmp_path: 
     # Never silently allowed: the broken file is held for a person.
     assert scans[os.path.join("sub", "broken.jpg")].verdict == "quarantine"
     assert {scans[f"photo-{i}.jpg"].verdict for i in range(4)} == {"allow"}
+
+    # Run again after one new file arrives: only the new one is screened (a resumed run).
+    (archive / "photo-new.jpg").write_bytes(image_bytes("jpeg", seed=99))
+    again = subprocess.run([sys.executable, "-m", "deepscreen", "submit", str(archive),
+                            "--as", "archive-2019"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "submitted 1 file(s), skipped 0, already screened 5" in again.stderr
+    with db.session() as session:
+        assert len(list(session.scalars(select(Scan)))) == 6
 
 
 def test_submit_command_refuses_a_missing_folder(tmp_path: Path) -> None:

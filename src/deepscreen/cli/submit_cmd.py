@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +28,10 @@ def submit(
         "Without one, this process runs the jobs and always waits.")] = True,
     workers: Annotated[int, typer.Option(
         "--workers", "-j", min=1, help="Job threads here when there is no broker.")] = 1,
+    skip_known: Annotated[bool, typer.Option(
+        "--skip-known/--rescreen", help="Skip files whose bytes were already screened or "
+        "queued (so an interrupted run resumes), or screen everything again (after a policy "
+        "or bank change).")] = True,
     home: HomeOption = None,
 ) -> None:
     """Store every file in the service's database and blob folder and screen it as a job.
@@ -47,13 +53,15 @@ def submit(
     settings = ServiceSettings.from_env(home=home)
     service, executor = backfill_service(settings, workers=workers)
     try:
-        backfill = Backfill(service, max_in_flight=max_in_flight, actor=actor)
+        backfill = Backfill(service, max_in_flight=max_in_flight, actor=actor,
+                            skip_known=skip_known, on_wait=_waiting_notice(max_in_flight))
         for path in paths:
             root = path if path.is_dir() else path.parent
             backfill.run(iter_files([str(path)]), root=root)
         progress = backfill.progress
-        typer.echo(f"submitted {progress.submitted} file(s), skipped {len(progress.skipped)}; "
-                   f"paused {progress.waits} time(s) at {max_in_flight} in flight", err=True)
+        typer.echo(f"submitted {progress.submitted} file(s), skipped {len(progress.skipped)}, "
+                   f"already screened {progress.already_screened}; paused {progress.waits} "
+                   f"time(s) at {max_in_flight} in flight", err=True)
         for path, why in progress.skipped:
             typer.echo(f"  skipped {path}: {why}", err=True)
         from ..service.executors import CeleryExecutor
@@ -65,3 +73,16 @@ def submit(
         executor.stop()
         service.close()
     raise typer.Exit(EXIT_ERROR if backfill.progress.skipped else EXIT_CLEAN)
+
+
+def _waiting_notice(limit: int, every_s: float = 10.0) -> Callable[[int], None]:
+    """Say, at most every ``every_s`` seconds, that the submitter waits for the workers."""
+    last = [float("-inf")]
+
+    def notice(pending: int) -> None:
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            typer.echo(f"waiting for workers: {pending} backfill job(s) in flight "
+                       f"(limit {limit})", err=True)
+
+    return notice

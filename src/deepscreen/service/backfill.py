@@ -15,12 +15,14 @@ million files never becomes a million queued jobs (or a full disk of pending blo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 
@@ -42,6 +44,7 @@ class BackfillProgress:
     """Counts so far; ``skipped`` holds (path, why) for files that were not submitted."""
 
     submitted: int = 0
+    already_screened: int = 0  # files whose bytes the store has screened or queued before
     skipped: list[tuple[str, str]] = field(default_factory=list)
     waits: int = 0  # times the submitter paused because max_in_flight were pending
     max_in_flight_seen: int = 0
@@ -51,8 +54,9 @@ class Backfill:
     """Submits files as backfill jobs, never more than ``max_in_flight`` pending at once."""
 
     def __init__(self, service: ScreeningService, *, max_in_flight: int = 16,
-                 actor: str = DEFAULT_ACTOR, poll_s: float = 0.25,
-                 on_submit: Callable[[Path, str], None] | None = None) -> None:
+                 actor: str = DEFAULT_ACTOR, poll_s: float = 0.25, skip_known: bool = True,
+                 on_submit: Callable[[Path, str], None] | None = None,
+                 on_wait: Callable[[int], None] | None = None) -> None:
         if max_in_flight < 1:
             raise DeepscreenError("max_in_flight must be at least 1")
         if service.executor is None:
@@ -61,8 +65,10 @@ class Backfill:
         self.max_in_flight = max_in_flight
         self.actor = actor
         self.poll_s = poll_s
+        self.skip_known = skip_known
         self.progress = BackfillProgress()
         self._on_submit = on_submit or (lambda path, scan_id: None)
+        self._on_wait = on_wait or (lambda pending: None)
 
     def in_flight(self) -> int:
         """This backfill's scans still pending (queued or running)."""
@@ -77,6 +83,11 @@ class Backfill:
             name = str(path.relative_to(root)) if root is not None else path.name
             try:
                 with path.open("rb") as stream:
+                    # A re-run after an interruption resumes: bytes already screened (or
+                    # queued) are not stored and screened again.
+                    if self.skip_known and self._known(_sha256(stream)):
+                        self.progress.already_screened += 1
+                        continue
                     size = os.fstat(stream.fileno()).st_size
                     result = self.service.submit(stream, name, size, submitted_by=self.actor)
             except (OSError, UploadTooLarge) as exc:
@@ -96,6 +107,11 @@ class Backfill:
             time.sleep(self.poll_s)
         return True
 
+    def _known(self, sha256: str) -> bool:
+        with self.service.db.session() as session:
+            return session.scalar(select(Scan.id).where(
+                Scan.sha256 == sha256, Scan.status.in_(("pending", "done"))).limit(1)) is not None
+
     def _wait_for_capacity(self) -> None:
         pending = self.in_flight()
         self.progress.max_in_flight_seen = max(self.progress.max_in_flight_seen, pending)
@@ -103,6 +119,7 @@ class Backfill:
             return
         self.progress.waits += 1
         while pending >= self.max_in_flight:
+            self._on_wait(pending)
             time.sleep(self.poll_s)
             pending = self.in_flight()
 
@@ -130,6 +147,15 @@ def backfill_service(settings: ServiceSettings, workers: int = 1
     service.executor = executor
     executor.start()
     return service, executor
+
+
+def _sha256(stream: BinaryIO) -> str:
+    """The stream's SHA-256, read in chunks; the stream is left at its start."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
 
 
 def _lower_priority() -> None:
