@@ -33,6 +33,18 @@ class ProvenanceView:
 
 
 @dataclass(frozen=True)
+class FaceBox:
+    """A detected face on the image preview, in the image's own pixels."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float | None
+    flagged: bool  # scored at or above the model's threshold
+
+
+@dataclass(frozen=True)
 class ReportView:
     """What the item page needs from a report; every string is still unescaped data."""
 
@@ -45,6 +57,8 @@ class ReportView:
     faces_html: Markup = field(default_factory=Markup)
     findings_html: Markup = field(default_factory=Markup)
     mime: str | None = None
+    image_size: tuple[int, int] | None = None  # (width, height) of an image item
+    face_boxes: list[FaceBox] = field(default_factory=list)
 
     @property
     def previewable(self) -> bool:
@@ -87,7 +101,45 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
         faces_html=Markup(html_report._faces(faces, item.get("kind")) if faces else ""),
         findings_html=Markup(html_report._findings(findings)),
         mime=item.get("mime") if isinstance(item.get("mime"), str) else None,
+        image_size=_image_size(item),
+        face_boxes=_face_boxes(faces) if faces is not None and item.get("kind") == "image"
+        else [],
     )
+
+
+def _image_size(item: dict[str, Any]) -> tuple[int, int] | None:
+    width, height = item.get("width"), item.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return None
+
+
+def _face_boxes(finding: Finding) -> list[FaceBox]:
+    """Boxes of the faces found in an image, to draw over its preview."""
+    model = finding.evidence.get("model") or {}
+    threshold = _number(model.get("threshold")) if isinstance(model, dict) else None
+    boxes = []
+    for face in finding.evidence.get("faces") or []:
+        if not isinstance(face, dict):
+            continue
+        box = face.get("box")
+        if not (isinstance(box, list) and len(box) == 4):
+            continue
+        coords = [c for c in (_number(v) for v in box) if c is not None]
+        if len(coords) != 4 or coords[2] <= coords[0] or coords[3] <= coords[1]:
+            continue
+        x1, y1, x2, y2 = coords
+        score = _number(face.get("score"))
+        flagged = score is not None and threshold is not None and score >= threshold
+        boxes.append(FaceBox(x=x1, y=y1, width=x2 - x1, height=y2 - y1, score=score,
+                             flagged=flagged))
+    return boxes
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def _facts(item: dict[str, Any], report: dict[str, Any]) -> list[tuple[str, str]]:
