@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from celery_harness import scale_out_env, wait_until
+from deepscreen.service import celery_app
 from deepscreen.service.celery_app import build_screening_service, make_celery, scan_job
 from deepscreen.service.executors import CeleryExecutor
 from deepscreen.service.screening import ScreeningService
@@ -138,7 +139,9 @@ def test_redelivered_job_of_a_finished_scan_does_nothing(tmp_path: Path,
         wait_until(lambda: _statuses(service, [scan_id])[scan_id] == "done", 60, "the job")
         audit_before = _events(service, "job.run") + _events(service, "scan.complete")
 
-        # The task body as a worker runs it for a duplicate message (run here, in-process).
+        # The task body as a worker runs it for a duplicate message (run here, in-process;
+        # the process-wide worker state is reset afterwards by monkeypatch).
+        monkeypatch.setattr(celery_app, "_state", None)
         assert scan_job.run(scan_id) == "done"
 
         assert _events(service, "job.run") + _events(service, "scan.complete") == audit_before
