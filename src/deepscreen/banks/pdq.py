@@ -13,11 +13,13 @@ Everything before the 64 x 64 buffer is linear and separable, so the buffer is
 size: each of the 64 kept rows needs only the ~2 x n/128 picture rows under its tent, and the
 luminance weights can be applied after the vertical blur. That touches each pixel about once
 (instead of converting and blurring the whole picture four times) and gives the same numbers
-up to float rounding: measured against ``pdqhash``, hashes agree bit for bit on nearly every
-picture and otherwise differ by a bit or two where a coefficient sits on the median
-(tests/test_banks_pdq.py, BENCHMARKS.md). Pictures with almost no structure (quality near 0)
-are the exception: there every coefficient is rounding noise, in the reference as here, so
-their bits are arbitrary in both; PDQ and vPDQ never match on them.
+up to float rounding. Measured against ``pdqhash`` on synthetic pictures, real photos and
+video frames, every hash and quality agreed bit for bit (tests/test_banks_pdq.py,
+BENCHMARKS.md); a bit can differ only where a coefficient lies within rounding of the median.
+The exception is a picture whose DCT is exactly zero in exact arithmetic (flat, constant
+along one axis, tiny): its coefficients are rounding noise in the reference as here, so its
+bits are arbitrary in both and only the quality agrees (flat pictures have quality 0 and
+never match by PDQ).
 
 The eight rotations and flips need no extra picture work: each is a transpose and/or a sign
 pattern on the 16 x 16 DCT, exactly as the reference derives them.
