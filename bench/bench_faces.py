@@ -216,7 +216,7 @@ def render(d: dict[str, object], ours: tuple[Pair, Pair, int, str], b4: tuple[Pa
         f"{shape[1]}x{shape[0]} frame, 1 thread: wall / CPU | {d['frame_ms']:.1f} / "
         f"{d['frame_cpu_ms']:.1f} ms | - | - |",
         f"| end to end, wall: {VIDEO_720P.name} ({duration:.1f} s, 1280x720, {video['frames']} "
-        f"frames sampled at 1 fps, {video['faces']} faces in {video['tracks']} tracks), decode + "
+        f"frames sampled at 1 fps, {video['faces']} faces in {video['tracks']} track(s)), decode + "
         f"detection + model, 2 threads | {wall:.2f} s | >= 20x real time | "
         f"{duration / wall:.1f}x real time |",
         f"| end to end, CPU seconds of the same run (what it costs on an idle machine; two "
@@ -260,7 +260,8 @@ def write_section(text: str, path: Path) -> None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:
         end = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if end < 0 else current[end + 1:])
+        rest = "" if end < 0 else "\n" + current[end + 1:]  # keep a blank line before it
+        updated = current[:start] + text.rstrip("\n") + "\n" + rest
     path.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
 
 
