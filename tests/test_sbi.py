@@ -104,3 +104,15 @@ def test_roc_auc_and_threshold_at_fpr() -> None:
     threshold = threshold_at_fpr(reals, 0.01)
     assert (reals > threshold).mean() <= 0.01
     assert (reals >= threshold).mean() > 0.01  # not needlessly high
+
+
+def test_pair_augmentation_degrades_both_faces_identically() -> None:
+    from train.data import shared_augment
+
+    face, _ = _face_like()
+    mask = np.zeros(face.shape[:2], np.float32)
+    for seed in range(10):
+        real, fake, out_mask = shared_augment(face, face.copy(), mask, np.random.default_rng(seed))
+        # Same input twice -> same output twice: no augmentation can create a fake cue.
+        np.testing.assert_array_equal(real, fake)
+        assert real.shape == face.shape and out_mask.shape == mask.shape

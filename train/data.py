@@ -21,6 +21,10 @@ from .sbi import self_blend
 
 MEAN, STD = 0.5, 0.5  # the Lite0 ImageNet weights expect (x/255 - 0.5) / 0.5
 MASK_STRIDE = 8
+# Degradations applied to both faces of a pair (see shared_augment).
+PAIR_DOWNSCALE_PROBABILITY = 0.5
+PAIR_DOWNSCALE_RANGE = (0.4, 0.9)  # fraction of the crop size kept before upscaling
+PAIR_JPEG_QUALITY = (40, 96)
 
 
 def read_landmarks49(csv_path: Path) -> dict[str, np.ndarray]:
@@ -116,20 +120,33 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
 
 
+def downscale_roundtrip(image: np.ndarray, factor: float) -> np.ndarray:
+    """Lose resolution the way a small or compressed video face does: down, then up again."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(8, round(w * factor)), max(8, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def shared_augment(
     real: np.ndarray, fake: np.ndarray, mask: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Augment a real/fake pair identically (flip, compression) so only the blend differs.
+    """Augment a real/fake pair identically (flip, resolution loss, compression) so only the
+    blend differs.
 
-    Compression is applied because deployed faces (and FF++ c23) are re-encoded video.
+    Video faces are often small and re-encoded, so a whole face can be soft. Blur inside the
+    mask is a fake cue; degrading both images of a pair the same way teaches the model that
+    softness of the whole crop is not.
     """
     if rng.random() < 0.5:
         real, fake, mask = real[:, ::-1], fake[:, ::-1], mask[:, ::-1]
+    real, fake = np.ascontiguousarray(real), np.ascontiguousarray(fake)
+    if rng.random() < PAIR_DOWNSCALE_PROBABILITY:
+        factor = rng.uniform(*PAIR_DOWNSCALE_RANGE)
+        real, fake = downscale_roundtrip(real, factor), downscale_roundtrip(fake, factor)
     if rng.random() < 0.5:
-        quality = int(rng.integers(60, 96))
-        real, fake = jpeg_roundtrip(np.ascontiguousarray(real), quality), jpeg_roundtrip(
-            np.ascontiguousarray(fake), quality
-        )
+        quality = int(rng.integers(*PAIR_JPEG_QUALITY))
+        real, fake = jpeg_roundtrip(real, quality), jpeg_roundtrip(fake, quality)
     return np.ascontiguousarray(real), np.ascontiguousarray(fake), np.ascontiguousarray(mask)
 
 
