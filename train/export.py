@@ -56,6 +56,35 @@ def export_onnx(model: FaceSBINet, path: Path, input_size: int) -> Path:
     return path
 
 
+def store_weights_as_fp16(path: Path, min_elements: int = 1024) -> Path:
+    """Halve the file: keep large float32 weights as float16 plus a Cast back to float32.
+
+    The graph still computes in float32 (onnxruntime folds the casts once at load), so only
+    the stored weights are rounded; calibrate on the shrunk file, as ``train.package`` does.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        weights = numpy_helper.to_array(init)
+        if weights.size < min_elements:
+            continue  # small tensors (biases, BN) save nothing worth a node
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(weights.astype(np.float16), f"{name}__fp16"))
+        casts.append(helper.make_node("Cast", [f"{name}__fp16"], [name],
+                                      to=onnx.TensorProto.FLOAT, name=f"{name}__cast"))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
 def model_from_checkpoint(checkpoint: Path) -> tuple[FaceSBINet, dict[str, Any]]:
     """Load a ``best.pt``/``last.pt`` checkpoint into an eval-mode model (no ImageNet load)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)

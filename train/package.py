@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from deepscreen.config import ScanConfig
 from deepscreen.evaluate import FAKE, REAL, FileResult, LabelledFile, evaluate_files
@@ -33,6 +34,7 @@ from .export import (
     export_onnx,
     model_from_checkpoint,
     model_metadata,
+    store_weights_as_fp16,
     torch_onnx_max_diff,
     write_metadata,
 )
@@ -79,8 +81,14 @@ def package(run_dir: Path, data_root: Path, checkpoint: str, install: bool,
     val = build_crop_cache(faces / "images", faces / "landmarks49.csv",
                            read_split(faces / "splits" / "val.txt"),
                            Path(config["data"]["cache_dir"]) / f"aaf-val-{size}", size, margin)
-    max_diff = torch_onnx_max_diff(model, onnx_path, to_input(np.asarray(val.crops[:16])))
-    log.info("torch vs onnxruntime max |diff| on 16 val crops: %.2e", max_diff)
+    check = to_input(np.asarray(val.crops[:64]))
+    max_diff = torch_onnx_max_diff(model, onnx_path, check)
+    log.info("torch vs onnxruntime (float32 file) max |diff| on 64 val crops: %.2e", max_diff)
+    store_weights_as_fp16(onnx_path)  # the shipped file; everything below scores this one
+    with torch.inference_mode():
+        torch_scores = torch.sigmoid(model(torch.from_numpy(check))[0]).numpy()
+    fp16_score_diff = float(np.abs(score_crops(out, val.crops[:64]) - torch_scores).max())
+    log.info("float16-weight file: max |score diff| vs torch %.2e", fp16_score_diff)
     aaf_scores = score_crops(out, val.crops[:limit_val])
     log.info("AAF val: %d faces, mean score %.4f", len(aaf_scores), aaf_scores.mean())
 
@@ -114,7 +122,8 @@ def package(run_dir: Path, data_root: Path, checkpoint: str, install: bool,
     metrics = {
         "holdout_auc_train_slice_sbi": state.get("holdout_auc"),
         "epochs": state["epoch"],
-        "onnx_vs_torch_max_abs_diff": max_diff,
+        "onnx_vs_torch_max_abs_diff_float32_file": max_diff,
+        "shipped_fp16_weights_max_score_diff_vs_torch": fp16_score_diff,
         "ffpp_c23_dev": {
             "videos": {"real": int((video_labels == REAL).sum()),
                        "fake": int((video_labels == FAKE).sum()),
