@@ -10,7 +10,6 @@ screened (target >= 20x). Results are recorded by hand in BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile
