@@ -104,17 +104,17 @@ def _item(number: int, report: Report) -> str:
     error = (f"<p><b>Could not be screened:</b> {_e(report.error.get('message', ''))}</p>"
              if report.error else "")
     faces = report.finding("faces")
-    faces_html = _faces(faces, item.get("kind")) if faces is not None else ""
+    faces_html = render_faces(faces, item.get("kind")) if faces is not None else ""
     return (
         f"<section class=\"item\" id=\"item-{number}\"><h2>{number}. "
         f"{_e(item.get('source', ''))}</h2>"
         f"<div><span class=\"badge\" style=\"background:{colour}\">{_e(action)}</span>"
         f"<ul>{reasons}</ul></div>{error}<table class=\"summary\">{rows}</table>"
-        f"{faces_html}<h3>Findings</h3>{_findings(report.findings)}</section>"
+        f"{faces_html}<h3>Findings</h3>{render_findings(report.findings)}</section>"
     )
 
 
-def _findings(findings: Sequence[Finding]) -> str:
+def render_findings(findings: Sequence[Finding]) -> str:
     rows = []
     for f in findings:
         score = "" if f.score is None else f"{f.score:.3f}"
@@ -122,7 +122,7 @@ def _findings(findings: Sequence[Finding]) -> str:
                   else _e(f.summary))
         evidence = ""
         if f.evidence:
-            text = json.dumps(_without_images(f.evidence), indent=1, ensure_ascii=False,
+            text = json.dumps(evidence_without_images(f.evidence), indent=1, ensure_ascii=False,
                               default=str)
             if len(text) > 20000:
                 text = text[:20000] + "\n... (truncated; see the JSON report)"
@@ -135,7 +135,7 @@ def _findings(findings: Sequence[Finding]) -> str:
             f"<th>time</th></tr>{''.join(rows)}</table>")
 
 
-def _faces(finding: Finding, kind: Any) -> str:
+def render_faces(finding: Finding, kind: Any) -> str:
     """Key frame, crops with heatmaps, per-track scores and (video) the timeline."""
     evidence = finding.evidence
     if finding.abstained:
@@ -255,12 +255,12 @@ def _top_faces(evidence: dict[str, Any], limit: int = 6) -> list[dict[str, Any]]
     return sorted(best.values(), key=lambda f: -(_number(f.get("score")) or 0.0))[:limit]
 
 
-def _without_images(value: Any) -> Any:
+def evidence_without_images(value: Any) -> Any:
     """The evidence with data URIs shortened: they are shown as pictures, not as text."""
     if isinstance(value, dict):
-        return {k: _without_images(v) for k, v in value.items()}
+        return {k: evidence_without_images(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_images(v) for v in value]
+        return [evidence_without_images(v) for v in value]
     if isinstance(value, str) and value.startswith("data:"):
         return f"<{value[:value.find(',')] if ',' in value else 'data'} image, {len(value)} chars>"
     return value

@@ -98,8 +98,8 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
         error=str(error.get("message", error)) if isinstance(error, dict) else error,
         provenance=[_provenance(f) for f in findings if f.signal in PROVENANCE_SIGNALS],
         bank_matches=_bank_matches(findings),
-        faces_html=Markup(html_report._faces(faces, item.get("kind")) if faces else ""),
-        findings_html=Markup(html_report._findings(findings)),
+        faces_html=Markup(html_report.render_faces(faces, item.get("kind")) if faces else ""),
+        findings_html=Markup(html_report.render_findings(findings)),
         mime=item.get("mime") if isinstance(item.get("mime"), str) else None,
         image_size=_image_size(item),
         face_boxes=_face_boxes(faces) if faces is not None and item.get("kind") == "image"
@@ -154,7 +154,7 @@ def _facts(item: dict[str, Any], report: dict[str, Any]) -> list[tuple[str, str]
 
 
 def _provenance(finding: Finding) -> ProvenanceView:
-    evidence = json.dumps(html_report._without_images(finding.evidence), indent=1,
+    evidence = json.dumps(html_report.evidence_without_images(finding.evidence), indent=1,
                           ensure_ascii=False, default=str)
     if len(evidence) > 20000:
         evidence = evidence[:20000] + "\n... (truncated)"
