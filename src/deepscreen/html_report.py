@@ -115,6 +115,7 @@ def _item(number: int, report: Report) -> str:
 
 
 def render_findings(findings: Sequence[Finding]) -> str:
+    """Every finding as a table row: signal, version, score, labels, summary, evidence."""
     rows = []
     for f in findings:
         score = "" if f.score is None else f"{f.score:.3f}"
