@@ -62,6 +62,30 @@ def test_large_frames_are_downscaled_and_boxes_mapped_back(detector: FaceDetecto
     assert error < 0.15 * np.linalg.norm(truth[0] - truth[1])
 
 
+@pytest.mark.shared_data
+def test_near_search_finds_a_moved_face_and_only_near_its_last_box(detector: FaceDetector,
+                                                                   shared_data: Path) -> None:
+    name = "00000A02.jpg"
+    photo = Image.open(shared_data / "faces-aaf" / "images" / name).convert("RGB")
+    canvas = Image.new("RGB", (1280, 720), (90, 110, 130))
+    canvas.paste(photo, (700, 150))
+    frame = np.asarray(canvas)
+    full = detector.detect(frame)
+    assert len(full) == 1
+    x1, y1, x2, y2 = full[0].box
+    shift = 0.4 * (x2 - x1)  # where the face was a second earlier: 40% of its width left
+    near = detector.detect_near(frame, [(x1 - shift, y1, x2 - shift, y2)])
+    assert len(near) == 1
+    assert iou_matrix([near[0].box], [full[0].box])[0, 0] > 0.75
+    # Landmarks as good as a full search's: the other test's tolerance against the truth.
+    truth = _aaf_landmarks(shared_data, name) + np.array([700, 150])
+    error = np.linalg.norm(near[0].landmarks_array() - truth, axis=1).mean()
+    assert error < 0.15 * np.linalg.norm(truth[0] - truth[1])
+    # Far from the last box there is nothing to find, and nothing else is searched.
+    assert detector.detect_near(frame, [(50, 400, 50 + x2 - x1, 400 + y2 - y1)]) == []
+    assert detector.detect_near(frame, []) == []
+
+
 def test_finds_nothing_in_noise_or_flat_images(detector: FaceDetector) -> None:
     rng = np.random.default_rng(0)
     assert detector.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)) == []
@@ -86,6 +110,10 @@ def test_pyramid_covers_faces_from_the_minimum_size_up() -> None:
     assert scales[0] == pytest.approx(12 / 40)
     assert all(300 * s >= 12 for s in scales)
     assert 300 * scales[-1] * 0.709 < 12  # one more level would be smaller than the window
+    # With a largest face, the pyramid stops one level past it.
+    bounded = pyramid_scales(short_side=300, min_face=40, factor=0.709, max_face=80)
+    assert bounded == scales[: len(bounded)] and len(bounded) < len(scales)
+    assert 12 / bounded[-1] >= 80 > 12 / bounded[-2]
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:

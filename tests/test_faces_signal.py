@@ -190,11 +190,11 @@ def two_person_video(face: np.ndarray, seconds: int = 4, fps: int = 5) -> bytes:
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("threads", [1, 2])  # 2: frames detected in parallel threads
+@pytest.mark.parametrize(("threads", "every"), [(1, 1), (2, 1), (2, 3)])  # 2: parallel threads
 def test_video_gets_tracks_a_timeline_and_the_max_track_as_item_score(
-        tiny_model: Path, face_rgb: np.ndarray, threads: int) -> None:
+        tiny_model: Path, face_rgb: np.ndarray, threads: int, every: int) -> None:
     video = two_person_video(face_rgb)
-    with Scanner(make_config(tiny_model, threads=threads)) as scanner:
+    with Scanner(make_config(tiny_model, threads=threads, redetect_every=every)) as scanner:
         report = scanner.scan(video, name="two-people.mp4")
     finding = report.finding("faces")
     assert finding is not None and finding.abstained is None, finding
@@ -218,6 +218,25 @@ def test_video_gets_tracks_a_timeline_and_the_max_track_as_item_score(
         at = [f["score"] for f in evidence["faces"] if round(f["time_s"]) == round(point["time_s"])]
         assert point["score"] == pytest.approx(max(at), abs=1e-4)
     assert report.to_json()  # the evidence serialises
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("every", [1, 2])
+def test_faces_found_while_decoding_equal_those_found_after(tiny_model: Path,
+                                                            face_rgb: np.ndarray,
+                                                            every: int) -> None:
+    video = two_person_video(face_rgb)
+    config = make_config(tiny_model, threads=2, redetect_every=every)
+    with Scanner(config) as scanner:  # the Scanner streams frames to the signal
+        streamed = scanner.scan(video, name="two-people.mp4").finding("faces")
+    signal = FacesSignal(config)
+    try:
+        after = signal.inspect(item_from(video))  # decoded first, no stream
+    finally:
+        signal.close()
+    assert streamed is not None and streamed.abstained is None
+    assert streamed.evidence["faces"] == after.evidence["faces"]
+    assert streamed.score == after.score
 
 
 def test_face_model_batches_and_normalises_as_its_json_says(tiny_model: Path) -> None:

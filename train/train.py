@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .data import CropCache, build_crop_cache, make_pair_batch, read_split
 from .metrics import roc_auc
 from .model import FaceSBINet
+from .video_frames import build_video_cache, concat_caches, mean_shape
 
 log = logging.getLogger("deepscreen.train")
 
@@ -59,7 +60,32 @@ def prepare_data(config: dict[str, Any]) -> Split:
     )
     order = np.random.default_rng(int(config["train"]["seed"])).permutation(len(cache))
     holdout = round(len(cache) * float(data["holdout_fraction"]))
-    return Split(cache, np.sort(order[holdout:]), np.sort(order[:holdout]))
+    train_index, holdout_index = np.sort(order[holdout:]), np.sort(order[:holdout])
+    clips = video_training_clips(data)
+    if clips:
+        # The holdout slice stays photos only, so its AUC is comparable across runs.
+        video = build_video_cache(clips, Path(data["cache_dir"]) / f"video-train-{size}",
+                                  size, margin, mean_shape(cache), float(data["video_fps"]))
+        train_index = np.concatenate([train_index, len(cache) + np.arange(len(video))])
+        cache = concat_caches(cache, video)
+        log.info("video-real: %d clips, %d face frames added to training", len(clips),
+                 len(video))
+    return Split(cache, train_index, holdout_index)
+
+
+def video_training_clips(data: dict[str, Any]) -> list[Path]:
+    """The ``video_dir`` clips used for training: all but the calibration clips.
+
+    The clips named in ``video_calibration_clips`` are never trained on; `train.package`
+    calibrates the threshold on them (held-out real video).
+    """
+    if not data.get("video_dir"):
+        return []
+    folder = Path(data["video_dir"])
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data.video_dir = {folder} not found")
+    held_out = set(data.get("video_calibration_clips") or [])
+    return sorted(p for p in folder.glob("*.mp4") if p.name not in held_out)
 
 
 def lr_at(progress: float, base: float, warmup_fraction: float) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import ScanConfig
 from .errors import DeepscreenError, MediaError
 from .findings import Finding
-from .media import Item, Source, decode, open_media
+from .media import Frame, FrameListener, Item, Source, decode, open_media
 from .policy import Policy
 from .report import Report
 from .signals import Signal, available_signals
@@ -45,7 +45,7 @@ class Scanner:
         """Screen one item: a path, bytes, a binary stream or an already opened :class:`Item`."""
         started = time.perf_counter()
         item = source if isinstance(source, Item) else open_media(source, self.config.limits, name)
-        decode(item)
+        decode(item, self._listeners(item))
         findings: list[Finding] = []
         error = None
         if item.decode_error is not None:
@@ -60,6 +60,22 @@ class Scanner:
         return Report(item=item.describe(), findings=tuple(findings), verdict=verdict,
                       policy=self.policy.name, error=error,
                       elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _listeners(self, item: Item) -> FrameListener | None:
+        """The signals that want video frames while decoding runs, as one listener."""
+        if item.decoded or item.kind != "video":
+            return None
+        wanted = []
+        for signal in self.signals:
+            if item.kind in signal.kinds:
+                try:
+                    listener = signal.prefetch(item)
+                except Exception:  # an optimisation only: inspect() still does the work
+                    log.error("signal %s prefetch failed: %s", signal.name, traceback.format_exc())
+                    continue
+                if listener is not None:
+                    wanted.append(listener)
+        return _FanOut(wanted) if wanted else None
 
     def _run_signal(self, signal: Signal, item: Item) -> Finding:
         if item.kind not in signal.kinds:
@@ -87,6 +103,25 @@ class Scanner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _FanOut:
+    """Hands every decoded frame to several listeners."""
+
+    def __init__(self, listeners: list[FrameListener]) -> None:
+        self.listeners = listeners
+
+    def frame(self, frame: Frame) -> None:
+        for listener in self.listeners:
+            listener.frame(frame)
+
+    def restart(self) -> None:
+        for listener in self.listeners:
+            listener.restart()
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            listener.close()
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:

@@ -23,6 +23,9 @@ def open_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads would otherwise spin for a while after each run, burning a core
+    # that the video decoder and the other detection threads need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
     return ort.InferenceSession(str(path), sess_options=options,
                                 providers=["CPUExecutionProvider"])

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import MediaError
-from .item import AudioTrack, Frame, Item
+from .item import AudioTrack, Frame, FrameListener, Item
 from .limits import Limits
 from .sniff import SNIFF_BYTES, UNKNOWN, MediaKind, MediaType, sniff
 
-__all__ = ["AudioTrack", "Frame", "Item", "Limits", "MediaKind", "MediaType", "decode",
+__all__ = ["AudioTrack", "Frame", "FrameListener", "Item", "Limits", "MediaKind", "MediaType", "decode",
            "open_media", "sniff"]
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
@@ -93,11 +93,12 @@ def _too_large(size: int, limits: Limits, at_least: bool = False) -> MediaError:
                       f"item is {more}{size:,} bytes, over the limit of {limits.max_bytes:,}")
 
 
-def decode(item: Item) -> Item:
+def decode(item: Item, listener: FrameListener | None = None) -> Item:
     """Decode the item's primary view once; on failure record ``item.decode_error``.
 
     Never raises for bad media: the pipeline turns ``decode_error`` into a finding and
-    the policy's ``unscannable`` verdict.
+    the policy's ``unscannable`` verdict. A ``listener`` sees video frames as they are
+    decoded (signals use it to overlap their work with decoding) and is closed at the end.
     """
     if item.decoded or item.decode_error is not None:
         item.decoded = True
@@ -115,7 +116,10 @@ def decode(item: Item) -> Item:
             raise MediaError("unsupported-type",
                              "not a supported image, video or audio format (sniffed from its "
                              "first bytes, not its name)")
-        decoder(item)
+        if item.kind == "video":
+            decode_video(item, listener)
+        else:
+            decoder(item)
     except MediaError as exc:
         item.decode_error = exc
     except RecursionError as exc:
@@ -128,4 +132,6 @@ def decode(item: Item) -> Item:
                                        f"cannot decode: {type(exc).__name__}: {exc}")
     finally:
         item.decoded = True
+        if listener is not None:
+            listener.close()
     return item

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -28,6 +28,22 @@ class Frame:
     index: int
     time_s: float
     rgb: np.ndarray  # H x W x 3, uint8
+
+
+class FrameListener(Protocol):
+    """Receives video frames while they are decoded, so work on them can start early.
+
+    ``frame`` gets each sampled frame in order, with the index it will have in
+    ``Item.frames``; ``restart`` says the decoder starts over (frames seen so far are void);
+    ``close`` says no more frames will come (decoding finished or failed). Called from the
+    decoding thread; implementations must be quick and must not raise.
+    """
+
+    def frame(self, frame: Frame) -> None: ...
+
+    def restart(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass

@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from ..errors import MediaError
-from .item import Frame, Item
+from .item import Frame, FrameListener, Item
 
 
 @dataclass
@@ -28,8 +28,9 @@ class _Plan:
     duration_s: float
 
 
-def decode_video(item: Item) -> None:
-    """Fill ``item.frames`` with frames sampled every ``limits.frame_interval_s`` seconds."""
+def decode_video(item: Item, listener: FrameListener | None = None) -> None:
+    """Fill ``item.frames`` with frames sampled every ``limits.frame_interval_s`` seconds,
+    handing each to ``listener`` as soon as it is decoded."""
     limits = item.limits
     deadline = time.monotonic() + limits.decode_timeout_s
     try:
@@ -37,10 +38,12 @@ def decode_video(item: Item) -> None:
             stream = _video_stream(container)
             _check_shape(item, stream)
             plan = _plan(container, stream, item, deadline)
-            frames = _sample(container, stream, plan, item, deadline, skip_nonref=True)
+            frames = _sample(container, stream, plan, item, deadline, True, listener)
             if len(frames) < len(plan.times) - 1:
                 # This decoder discards more than B-frames with NONREF: decode every frame.
-                frames = _sample(container, stream, plan, item, deadline, skip_nonref=False)
+                if listener is not None:
+                    listener.restart()
+                frames = _sample(container, stream, plan, item, deadline, False, listener)
             item.frames = frames
     except MediaError:
         raise
@@ -114,7 +117,8 @@ def _plan(container: av.container.InputContainer, stream: av.video.stream.VideoS
 
 
 def _sample(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-            plan: _Plan, item: Item, deadline: float, skip_nonref: bool) -> list[Frame]:
+            plan: _Plan, item: Item, deadline: float, skip_nonref: bool,
+            listener: FrameListener | None = None) -> list[Frame]:
     # Frames no other frame refers to (most B-frames) need not be decoded to reach a later
     # one; skipping them halves H.264 decoding. A sample then lands on the next reference
     # frame, a few frames later at most, and its real time is recorded.
@@ -158,6 +162,8 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
         if frames and picked.time_s <= frames[-1].time_s:
             continue  # two times resolved to the same frame (sparse or variable frame rate)
         frames.append(picked)
+        if listener is not None:
+            listener.frame(picked)  # its index is final: later frames only append
         if item.height is None or item.width is None:
             item.height, item.width = frame.height, frame.width
     item.decode_info["frames_decoded"] = decoded_frames

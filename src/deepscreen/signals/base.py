@@ -9,7 +9,7 @@ from ..findings import Finding
 
 if TYPE_CHECKING:
     from ..config import ScanConfig
-    from ..media import Item, MediaKind
+    from ..media import FrameListener, Item, MediaKind
 
 
 class Signal(ABC):
@@ -37,6 +37,14 @@ class Signal(ABC):
     @abstractmethod
     def inspect(self, item: Item) -> Finding:
         """Judge one item (already decoded when ``needs_pixels``)."""
+
+    def prefetch(self, item: Item) -> FrameListener | None:
+        """Optionally start work on video frames while the item is still decoding.
+
+        Return a listener to receive the frames (then :meth:`inspect` of the same item may
+        use what it computed), or None. The default does nothing.
+        """
+        return None
 
     def abstain(self, reason: str, **evidence: Any) -> Finding:
         return Finding.abstain(self.name, self.version, reason, evidence)

@@ -12,6 +12,9 @@ Options (``signal_options['faces']``):
   min_face_px     smallest face (shorter box side, pixels) that is scored [64]
   detect_min_px   smallest face the detector looks for [48]
   max_faces       faces scored per frame, largest first [8]
+  redetect_every  video: full detection on every Nth sampled frame; the frames between
+                  look only around the previous frame's faces (5x cheaper), falling back
+                  to a full search when they find none. 1 searches every frame [4]
   heatmap_cells   heatmap grid size in the evidence [14]
   thumbnails      add JPEG data URIs (key frame with boxes, crops with heatmaps) [false]
 """
@@ -29,14 +32,16 @@ from ..errors import DeepscreenError
 from ..faces.align import align_face
 from ..faces.detect import DETECTOR_VERSION, Face, FaceDetector
 from ..faces.model import FaceModel, ModelNotInstalled
+from ..faces.runs import StreamingDetection, detect_frames
 from ..faces.track import link_tracks
 from ..faces.visual import frame_with_boxes, heatmap_grid, heatmap_overlay, jpeg_data_uri
 from ..findings import Finding
-from ..media import Frame, Item
+from ..media import Frame, FrameListener, Item
 from . import Signal, register
 
 _OPTIONS = frozenset({"model_dir", "threads", "min_face_px", "detect_min_px", "max_faces",
-                      "heatmap_cells", "thumbnails"})
+                      "redetect_every", "heatmap_cells", "thumbnails"})
+
 _MAX_THUMBNAIL_FACES = 6  # crops shown per item: the best frame of each of the top tracks
 
 
@@ -45,6 +50,7 @@ class _ScoredFace:
     frame: Frame
     face: Face
     track: int
+    slot: int  # position among the faces detected in its frame
     score: float | None = None  # None: too small to judge
     heatmap: np.ndarray | None = None
     crop: np.ndarray | None = None
@@ -71,12 +77,18 @@ class FacesSignal(Signal):
         self._min_face = _number(opts, "min_face_px", 64, 12, 10_000)
         self._detect_min = _number(opts, "detect_min_px", min(48.0, self._min_face), 12, 10_000)
         self._max_faces = int(_number(opts, "max_faces", 8, 1, 1000))
+        self._redetect_every = int(_number(opts, "redetect_every", 4, 1, 1000))
         self._cells = int(_number(opts, "heatmap_cells", 14, 1, 64))
         self._thumbnails = bool(opts.get("thumbnails", False))
         self._detector: FaceDetector | None = None
         self._model: FaceModel | None = None
         self._unavailable: str | None = None  # why the models cannot load, once known
         self._pool: ThreadPoolExecutor | None = None
+        # Detection started by prefetch() for the item being decoded: (item, its stream).
+        self._streaming: tuple[Item, StreamingDetection] | None = None
+        # Scores computed on the detection threads, by (frame index, time, slot).
+        self._prescored: dict[tuple[int, float, int],
+                              tuple[float, np.ndarray, np.ndarray | None]] = {}
 
     # --- lazily loaded models: scanning without faces installed costs nothing ---------------
 
@@ -109,10 +121,10 @@ class FacesSignal(Signal):
         frames = item.frames
         if not frames:
             return self.abstain("no decoded frames")
-        detections = [found[: self._max_faces * 4] for found in self._detect_all(frames)]
+        detections = [found[: self._max_faces * 4] for found in self._detect_all(item)]
         tracks = link_tracks([[f.box for f in faces] for faces in detections])
         track_of = {member: track.id for track in tracks for member in track.members}
-        faces = [_ScoredFace(frame, face, track_of[(t, j)])
+        faces = [_ScoredFace(frame, face, track_of[(t, j)], j)
                  for t, (frame, found) in enumerate(zip(frames, detections, strict=True))
                  for j, face in enumerate(found)]
         common = {"frames_sampled": len(frames), "faces_detected": len(faces),
@@ -128,15 +140,37 @@ class FacesSignal(Signal):
         self._score(judged)
         return self._finding(item, faces, common)
 
-    def _detect_all(self, frames: list[Frame]) -> list[list[Face]]:
-        """Detect faces in every frame, on ``threads`` threads (onnxruntime and OpenCV
-        release the GIL, so frames really run in parallel)."""
+    def _detect_all(self, item: Item) -> list[list[Face]]:
+        """Faces in every frame: streamed while decoding when :meth:`prefetch` ran, else now.
+
+        onnxruntime and OpenCV release the GIL, so the runs really run in parallel.
+        """
         assert self._detector is not None
-        if self._threads <= 1 or len(frames) < 2:
-            return [self._detector.detect(frame.rgb) for frame in frames]
+        streamed, self._streaming = self._streaming, None
+        if streamed is not None and streamed[0] is item:
+            found = streamed[1].results(item.frames)
+            if found is not None:
+                return found
+        self._prescored = {}  # scores from a stream that did not match are void
+        pool = self._get_pool() if self._threads > 1 else None
+        return detect_frames(self._detector, item.frames, self._redetect_every, pool)
+
+    def prefetch(self, item: Item) -> FrameListener | None:
+        """Start detecting faces in each video frame as soon as it is decoded."""
+        self._streaming = None
+        if item.kind != "video" or self._load() is not None:
+            return None
+        assert self._detector is not None
+        self._prescored = {}
+        stream = StreamingDetection(self._detector, self._redetect_every,
+                                    self._get_pool().submit, self._score_streamed)
+        self._streaming = (item, stream)
+        return stream
+
+    def _get_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="faces")
-        return list(self._pool.map(lambda frame: self._detector.detect(frame.rgb), frames))
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
@@ -147,21 +181,50 @@ class FacesSignal(Signal):
         """Faces big enough to score, at most ``max_faces`` per frame (largest first)."""
         by_frame: dict[int, list[_ScoredFace]] = {}
         for f in faces:
-            if f.face.size >= self._min_face:
-                by_frame.setdefault(f.frame.index, []).append(f)
-        return [f for group in by_frame.values()
-                for f in sorted(group, key=lambda f: -f.face.size)[: self._max_faces]]
+            by_frame.setdefault(f.frame.index, []).append(f)
+        return [group[j] for group in by_frame.values()
+                for j in self._judged_slots([f.face for f in group])]
+
+    def _judged_slots(self, found: list[Face]) -> list[int]:
+        """Which of one frame's faces get scored: big enough, at most ``max_faces``."""
+        big = [j for j, face in enumerate(found) if face.size >= self._min_face]
+        return sorted(big, key=lambda j: -found[j].size)[: self._max_faces]
 
     def _score(self, faces: list[_ScoredFace]) -> None:
+        """Score faces, reusing the scores computed while the video was decoding."""
+        done, self._prescored = self._prescored, {}
+        todo = []
+        for f in faces:
+            known = done.get((f.frame.index, f.frame.time_s, f.slot))
+            if known is None:
+                todo.append(f)
+            else:
+                f.score, f.heatmap, f.crop = known
+        if todo:
+            for f, known in zip(todo, self._predict([(f.frame, f.face) for f in todo]),
+                                strict=True):
+                f.score, f.heatmap, f.crop = known
+
+    def _predict(self, faces: list[tuple[Frame, Face]]
+                 ) -> list[tuple[float, np.ndarray, np.ndarray | None]]:
+        """Align and score faces: (score, heatmap, crop if thumbnails are wanted) each."""
         assert self._model is not None
         info = self._model.info
-        crops = np.stack([align_face(f.frame.rgb, f.face.landmarks_array(), info.input_size,
-                                     info.align_margin).crop for f in faces])
+        crops = np.stack([align_face(frame.rgb, face.landmarks_array(), info.input_size,
+                                     info.align_margin).crop for frame, face in faces])
         prediction = self._model.predict(crops)
-        for f, crop, score, heat in zip(faces, crops, prediction.scores, prediction.heatmaps,
-                                        strict=True):
-            f.score, f.heatmap = float(score), heat
-            f.crop = crop if self._thumbnails else None
+        return [(float(score), heat, crop if self._thumbnails else None)
+                for crop, score, heat in zip(crops, prediction.scores, prediction.heatmaps,
+                                             strict=True)]
+
+    def _score_streamed(self, frame: Frame, found: list[Face]) -> None:
+        """Score one frame's faces as soon as they are detected (on a detection thread)."""
+        found = found[: self._max_faces * 4]
+        slots = self._judged_slots(found)
+        if slots:
+            results = self._predict([(frame, found[j]) for j in slots])
+            for j, known in zip(slots, results, strict=True):
+                self._prescored[(frame.index, frame.time_s, j)] = known
 
     def _finding(self, item: Item, faces: list[_ScoredFace], common: dict[str, Any]) -> Finding:
         assert self._model is not None
