@@ -108,6 +108,11 @@ def scan(
     if files:
         n_workers = workers or os.cpu_count() or 1
         n_workers = min(n_workers, len(files))
+        if n_workers == 1 and "threads" not in cfg.options_for("faces"):
+            # One worker process leaves the other cores idle: let the faces signal use them
+            # (parallel detection runs in a video). An explicit config setting still wins.
+            faces_options = {**cfg.options_for("faces"), "threads": min(4, os.cpu_count() or 1)}
+            cfg = replace(cfg, signal_options={**cfg.signal_options, "faces": faces_options})
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(), console=errors,
                       transient=True, disable=len(files) < 2 or not errors.is_terminal) as bar:
