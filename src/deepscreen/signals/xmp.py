@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from PIL import Image
+from PIL import Image, IptcImagePlugin
 
 from ..findings import Finding
 from ..media import Item
 from ..provenance.ai_tools import find_ai_tool
+from ..provenance.jpeg_extended_xmp import MAX_EXTENDED_BYTES, read_extended_xmp
 from ..provenance.source_types import AiInvolvement, lookup_source_type
 from ..provenance.xmp_packet import (
     DIGITAL_SOURCE_TYPE,
+    MAX_PACKET_BYTES,
     XmpError,
     XmpFields,
     find_xmp_packets,
@@ -37,17 +39,21 @@ _PNG_SOFTWARE_KEYS = {"Software": "PNG Software", "Source": "PNG Source"}
 # Pillow's keys for XMP it extracted itself (it inflates compressed PNG iTXt, which a byte
 # search cannot see).
 _PILLOW_XMP_KEYS = ("xmp", "XML:com.adobe.xmp")
+# IPTC-IIM datasets (record 2, in JPEG APP13 / TIFF) that name software or where a picture
+# came from. IIM has no digital source type; these mirror XMP fields that older tools skip.
+_IIM_DATASETS = {(2, 65): "IPTC-IIM OriginatingProgram", (2, 110): "IPTC-IIM Credit",
+                 (2, 115): "IPTC-IIM Source"}
 # Fields whose values are software names, searched for known generative-AI tools.
 _TOOL_FIELDS = ("xmp:CreatorTool", "tiff:Software", "photoshop:History", "photoshop:Credit",
                 "xmpMM:History/stEvt:softwareAgent", *_EXIF_SOFTWARE_TAGS.values(),
-                *_PNG_SOFTWARE_KEYS.values())
+                *_PNG_SOFTWARE_KEYS.values(), *_IIM_DATASETS.values())
 _AI_SYSTEM_FIELD = "Iptc4xmpExt:AISystemUsed"
 
 
 @register
 class XmpSignal(Signal):
     name = "xmp"
-    version = "1"
+    version = "2"  # 2: UTF-16 packets, JPEG extended XMP, IPTC-IIM
     kinds = frozenset({"image", "video"})
     needs_pixels = False
     description = ("IPTC digital source type, creator tool and software named in XMP and EXIF "
@@ -59,15 +65,18 @@ class XmpSignal(Signal):
         fields = XmpFields()
         errors: list[str] = []
         with _item_bytes(item) as data:
-            packets = find_xmp_packets(data)
+            # A byte search would find a JPEG extended packet cut by segment headers (not
+            # XML); it is read reassembled instead, and the search steps over its segments.
+            extended = read_extended_xmp(data)
+            packets = find_xmp_packets(data, skip=extended.segments)
         image = _pillow_image(item)
         packets += [p for p in _pillow_xmp(image) if p not in packets]
         for packet in packets:
-            try:
-                fields.merge(parse_xmp_packet(packet))
-            except XmpError as exc:
-                errors.append(str(exc))
-        for tag_name, value in _exif_software(image) + _png_software(image):
+            errors += _merge_packet(fields, packet)
+        for packet in extended.packets:
+            errors += _merge_packet(fields, packet, MAX_EXTENDED_BYTES)
+        packets += extended.packets
+        for tag_name, value in _exif_software(image) + _png_software(image) + _iptc_iim(image):
             fields.add(tag_name, value)
         if not fields:
             reason = "XMP metadata could not be read" if errors else "no provenance metadata"
@@ -110,6 +119,15 @@ class XmpSignal(Signal):
         if errors:
             evidence["errors"] = errors
         return self.finding(labels=tuple(labels), summary=summary, evidence=evidence)
+
+
+def _merge_packet(fields: XmpFields, packet: bytes, max_bytes: int = MAX_PACKET_BYTES) -> list[str]:
+    """Add one packet's fields; the reason it could not be read, if it could not."""
+    try:
+        fields.merge(parse_xmp_packet(packet, max_bytes))
+    except XmpError as exc:
+        return [str(exc)]
+    return []
 
 
 def _ai_tool_mentions(fields: XmpFields) -> list[dict[str, str]]:
@@ -184,3 +202,28 @@ def _png_software(image: Image.Image | None) -> list[tuple[str, str]]:
         return []
     return [(name, value) for key, name in _PNG_SOFTWARE_KEYS.items()
             if isinstance(value := image.info.get(key), str) and value.strip()]
+
+
+def _iptc_iim(image: Image.Image | None) -> list[tuple[str, str]]:
+    if image is None or image.format not in ("JPEG", "TIFF"):
+        return []
+    try:
+        datasets = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
+    except Exception:  # a corrupt IIM block is common in the wild; it just yields nothing
+        return []
+    found = []
+    for key, name in _IIM_DATASETS.items():
+        values = datasets.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, bytes) and value.strip(b"\x00 "):
+                found.append((name, _iim_text(value.strip(b"\x00 "))))
+    return found
+
+
+def _iim_text(value: bytes) -> str:
+    # IIM declares its character set in dataset 1:90, which Pillow does not expose; modern
+    # writers use UTF-8 and older ones Latin-1, and trying UTF-8 first reads both right.
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
