@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import PngImagePlugin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from bench_scan import natural_image  # noqa: E402
+from bench_scan import natural_image
 
 HERE = Path(__file__).resolve().parents[1] / "examples"
 

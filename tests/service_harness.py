@@ -74,7 +74,7 @@ def running_service(backend: str, tmp_path: Path, policy: str | None = None,
     with database_urls(backend, tmp_path) as url:
         settings = ServiceSettings(home=tmp_path / "home", database_url=url, config=config,
                                    policy=policy_path, webhook_secret="test-secret",
-                                   rate_per_s=0, **overrides)
+                                   **{"rate_per_s": 0, **overrides})
         app = create_app(settings)
         ctx: ServiceContext = app.state.ctx
         keys = _make_keys(ctx.db)

@@ -26,7 +26,7 @@ from .executors import make_executor
 from .metrics import ServiceMetrics
 from .middleware import MetricsAndAccessLog, RequestSizeLimit
 from .overload import ConcurrencyLimit
-from .ratelimit import TokenBuckets
+from .ratelimit import make_rate_limiter
 from .routes import admin, banks, review, scans, system
 from .screening import ScreeningService
 from .settings import ServiceSettings
@@ -97,7 +97,8 @@ def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> Service
     bank_store = bank_store_for(scan_config)
     return ServiceContext(settings=settings, db=db, blobs=blobs, screening=screening,
                           webhooks=webhooks, metrics=metrics,
-                          rate_limits=TokenBuckets(settings.rate_per_s, settings.rate_burst),
+                          rate_limits=make_rate_limiter(settings.rate_per_s, settings.rate_burst,
+                                                        settings.rate_limit_url),
                           banks=bank_store, matcher=BankMatcher(bank_store, settings.home))
 
 

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from ..store.keys import Principal, authenticate
 from .context import ServiceContext, get_context
+from .ratelimit import retry_after_header
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer dsk_...")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: dsk_...")
@@ -41,7 +42,7 @@ def require(role: str) -> Callable[..., Principal]:
         wait_s = ctx.rate_limits.take(principal.key_id)
         if wait_s > 0:
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate limit exceeded",
-                                headers={"Retry-After": ctx.rate_limits.retry_after_header(wait_s)})
+                                headers={"Retry-After": retry_after_header(wait_s)})
         return principal
 
     return dependency

@@ -10,7 +10,7 @@ from fastapi import Request
 from ..banks import BankMatcher, BankStore
 from ..store import BlobStore, Database
 from .metrics import ServiceMetrics
-from .ratelimit import TokenBuckets
+from .ratelimit import RateLimiter
 from .screening import ScreeningService
 from .settings import ServiceSettings
 from .webhooks import WebhookDispatcher
@@ -24,7 +24,7 @@ class ServiceContext:
     screening: ScreeningService
     webhooks: WebhookDispatcher
     metrics: ServiceMetrics
-    rate_limits: TokenBuckets
+    rate_limits: RateLimiter
     banks: BankStore
     matcher: BankMatcher  # for hash look-ups; not thread-safe, hence the lock
     matcher_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -34,6 +34,8 @@ class ServiceSettings:
     job_max_attempts: int = 3  # a job that keeps crashing the worker is held as failed
     rate_per_s: float = 20.0  # per API key; 0 turns rate limiting off
     rate_burst: int = 40
+    # redis://... : one bucket per key shared by every process; None: per-process buckets
+    rate_limit_url: str | None = None
     webhook_urls: tuple[str, ...] = ()  # every finished scan is POSTed to each
     webhook_secret: str | None = None  # None: generated once into home/service/webhook.secret
     webhook_max_attempts: int = 8
