@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_IN_FLIGHT_ENV = "DEEPSCREEN_MAX_IN_FLIGHT"
 DEFAULT_MAX_IN_FLIGHT = 32
-LIMITED_PATHS = ("/v1/scans", "/v1/hashes")
+LIMITED_PATHS = ("/v1/scans", "/v1/scans/batch", "/v1/hashes")
 DRAIN_MAX_BYTES = 1 << 20  # refused bodies up to this size are read so the connection stays
 
 

@@ -19,13 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
-    """What the auth dependency needs of a limiter."""
+    """What the auth dependency and the batch route need of a limiter."""
+
+    rate: float  # tokens per second
+    burst: int  # the bucket's size: the most one request can ever cost
 
     @property
     def enabled(self) -> bool: ...
 
-    def take(self, key: str) -> float:
-        """0 when the request may go ahead, else the seconds until a token is available."""
+    def take(self, key: str, cost: int = 1) -> float:
+        """0 when the request may go ahead (``cost`` tokens taken), else the seconds until
+        enough tokens are back (none taken)."""
         ...
 
 
@@ -55,19 +59,21 @@ class TokenBuckets:
     def enabled(self) -> bool:
         return self.rate > 0
 
-    def take(self, key: str) -> float:
-        """0 when the request may go ahead, else the seconds until a token is available."""
+    def take(self, key: str, cost: int = 1) -> float:
+        """0 when the request may go ahead (``cost`` tokens taken), else the seconds until
+        enough tokens are back (none taken). A cost over the burst is never paid; callers
+        refuse such requests up front."""
         if not self.enabled:
             return 0.0
         now = self._clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+            if tokens >= cost:
+                self._buckets[key] = (tokens - cost, now)
                 return 0.0
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return (cost - tokens) / self.rate
 
 
 
@@ -75,7 +81,7 @@ class TokenBuckets:
 # used, so hosts with skewed clocks still share one refill rate. The result is a string:
 # Redis truncates Lua numbers to integers on the way out.
 _TAKE_SCRIPT = """
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'last')
@@ -83,7 +89,8 @@ local tokens = tonumber(state[1]) or burst
 local last = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+if tokens >= cost then tokens = tokens - cost
+else wait = (cost - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return tostring(wait)
@@ -115,11 +122,11 @@ class RedisTokenBuckets:
     def enabled(self) -> bool:
         return self.rate > 0
 
-    def take(self, key: str) -> float:
+    def take(self, key: str, cost: int = 1) -> float:
         if not self.enabled:
             return 0.0
         try:
-            wait = self._take(keys=[self.prefix + key], args=[repr(self.rate), self.burst])
+            wait = self._take(keys=[self.prefix + key], args=[repr(self.rate), self.burst, cost])
         except self._errors as exc:
             log.warning("rate limiter: Redis unavailable, request let through: %s", exc)
             return 0.0

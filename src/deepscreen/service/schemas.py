@@ -38,6 +38,12 @@ class ScanOut(BaseModel):
                    report=scan.report)
 
 
+class BatchOut(BaseModel):
+    """The scans a batch upload created, in the order of its files; all pending jobs."""
+
+    scans: list[ScanOut]
+
+
 class DecisionRecord(BaseModel):
     """A past decision on a quarantined item."""
 

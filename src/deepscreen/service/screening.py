@@ -118,8 +118,9 @@ class ScreeningService:
     # --- uploads ---------------------------------------------------------------------------
 
     def submit(self, stream: BinaryIO, filename: str, size: int | None, submitted_by: str,
-               callback_url: str | None = None) -> Submission:
-        """Screen an upload now (small images) or store it and queue a job."""
+               callback_url: str | None = None, as_job: bool = False) -> Submission:
+        """Screen an upload now (small images) or store it and queue a job (always a job
+        with ``as_job``: a batch is answered once every file is stored, not scanned)."""
         head = stream.read(SNIFF_BYTES)
         stream.seek(0)
         kind = sniff(head).kind if head else "unknown"
@@ -130,7 +131,7 @@ class ScreeningService:
         if size > self.max_upload_bytes:
             raise UploadTooLarge(f"upload is {size:,} bytes, over the limit of "
                                  f"{self.max_upload_bytes:,}")
-        if kind in ASYNC_KINDS or size > self.sync_max_bytes:
+        if as_job or kind in ASYNC_KINDS or size > self.sync_max_bytes:
             return self._accept_job(stream, filename, kind, submitted_by, callback_url)
         return self._scan_now(stream.read(), filename, submitted_by, callback_url)
 

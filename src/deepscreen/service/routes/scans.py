@@ -1,4 +1,5 @@
-"""``POST /v1/scans`` (upload) and ``GET /v1/scans/{id}`` (status and report)."""
+"""``POST /v1/scans`` (upload), ``POST /v1/scans/batch`` (several uploads queued as jobs) and
+``GET /v1/scans/{id}`` (status and report)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
 from ..auth import Submitter
 from ..context import ServiceContext, get_context
-from ..schemas import ScanOut
+from ..ratelimit import retry_after_header
+from ..schemas import BatchOut, ScanOut
 from ..screening import UploadTooLarge
 from ..webhooks import CallbackURLError, check_callback_url
 
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
+
+MAX_BATCH_FILES = 100  # a bigger backfill is many requests (``deepscreen submit`` does that)
 
 
 @router.post("", response_model=ScanOut, status_code=200,
@@ -33,11 +37,7 @@ def submit_scan(
     """Screen one upload. Images up to the synchronous limit are answered with the report
     (200); video, audio and larger items are stored and queued (202 with the scan id).
     Items whose verdict is quarantine or block are kept for review; others are not."""
-    if callback_url:
-        try:
-            check_callback_url(callback_url, ctx.settings.callback_hosts)
-        except CallbackURLError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    _check_callback(callback_url, ctx)
     try:
         result = ctx.screening.submit(file.file, file.filename or "upload", file.size,
                                       submitted_by=principal.name, callback_url=callback_url)
@@ -49,6 +49,64 @@ def submit_scan(
     code = status.HTTP_200_OK if result.status == "done" else status.HTTP_202_ACCEPTED
     headers = {"Location": f"/v1/scans/{result.scan_id}"}
     return JSONResponse(body.model_dump(mode="json"), status_code=code, headers=headers)
+
+
+@router.post("/batch", response_model=BatchOut, status_code=202,
+             responses={413: {"description": "Request over the size limit"},
+                        422: {"description": f"No files, more than {MAX_BATCH_FILES}, or more "
+                              "than the rate-limit burst"},
+                        429: {"description": "Not enough rate-limit tokens for every file"}})
+def submit_batch(
+    files: Annotated[list[UploadFile], File(
+        description=f"Up to {MAX_BATCH_FILES} images, videos or audio files to screen")],
+    callback_url: Annotated[str | None, Form(
+        description="POST each finished report here (signed, see docs/service.md)")] = None,
+    principal: Principal = Submitter,
+    ctx: ServiceContext = Depends(get_context),  # noqa: B008
+) -> JSONResponse:
+    """Queue several uploads as jobs in one request. Every file is stored durably and gets
+    its own scan (202 with the scans, in file order; poll each or wait for the webhooks).
+    Each file costs one rate-limit token, so a batch is never a way around the limit."""
+    if not files or len(files) > MAX_BATCH_FILES:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"a batch holds 1 to {MAX_BATCH_FILES} files, not {len(files)}")
+    _check_callback(callback_url, ctx)
+    _take_tokens(ctx, principal, extra=len(files) - 1)  # the auth dependency took the first
+    results = []
+    try:
+        for upload in files:
+            results.append(ctx.screening.submit(
+                upload.file, upload.filename or "upload", upload.size,
+                submitted_by=principal.name, callback_url=callback_url, as_job=True))
+    except UploadTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    with ctx.db.session() as session:
+        scans = [ScanOut.of(session.get(Scan, r.scan_id), quarantined=False) for r in results]
+    body = BatchOut(scans=scans)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _check_callback(callback_url: str | None, ctx: ServiceContext) -> None:
+    if callback_url:
+        try:
+            check_callback_url(callback_url, ctx.settings.callback_hosts)
+        except CallbackURLError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
+def _take_tokens(ctx: ServiceContext, principal: Principal, extra: int) -> None:
+    limiter = ctx.rate_limits
+    if extra <= 0 or not limiter.enabled:
+        return
+    if extra + 1 > limiter.burst:  # could never be paid, however long the client waited
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"a batch of {extra + 1} files is over the rate-limit burst of "
+                            f"{limiter.burst}; send at most {limiter.burst} files per batch")
+    wait_s = limiter.take(principal.key_id, cost=extra)
+    if wait_s > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"rate limit: {extra + 1} files need as many tokens",
+                            headers={"Retry-After": retry_after_header(wait_s)})
 
 
 @router.get("/{scan_id}", response_model=ScanOut, responses={404: {"description": "No such scan"}})
