@@ -68,3 +68,12 @@ def test_service_answers_429_when_another_process_spent_the_bucket(redis_url: st
         assert other_process.take(key_id) == 0  # spends the key's last token elsewhere
         limited = h.client.get("/v1/scans/none", headers=headers)
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_cost_takes_that_many_tokens_or_none(shared: bool, redis_url: str) -> None:
+    buckets = (RedisTokenBuckets(redis_url, rate=1.0, burst=3, prefix=f"test:{uuid.uuid4().hex}:")
+               if shared else TokenBuckets(rate=1.0, burst=3))
+    assert buckets.take("k", cost=2) == 0  # 1 left
+    assert buckets.take("k", cost=2) == pytest.approx(1.0, abs=0.05)  # refused: 1 short
+    assert buckets.take("k") == 0  # the refusal took nothing, so the last token is still there
