@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from deepscreen.errors import PolicyError
+from deepscreen.faces.model import MODELS_DIR
 from deepscreen.findings import Finding
 from deepscreen.policy import Policy
 
@@ -92,3 +95,11 @@ def test_policy_file_errors_are_policy_errors(tmp_path) -> None:
         Policy.load(bad)
     with pytest.raises(PolicyError, match="cannot read"):
         Policy.load(tmp_path / "missing.yaml")
+
+
+def test_default_face_rule_holds_the_shipped_models_calibrated_threshold() -> None:
+    # The 1% false-positive budget holds only at or above the calibrated threshold; far above
+    # it the rule would quietly miss fakes the model card says it flags.
+    meta = json.loads((MODELS_DIR / "face_sbi.json").read_text(encoding="utf-8"))
+    face_rule = next(r for r in Policy.default().rules if r.name == "manipulated-face")
+    assert meta["threshold"] <= face_rule.when.min_score <= meta["threshold"] + 0.001
