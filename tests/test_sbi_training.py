@@ -91,3 +91,25 @@ def test_tiny_run_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert "resumed from" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_worker_processes_make_exactly_the_in_process_batches(tmp_path: Path) -> None:
+    from train.batches import BatchSource
+    from train.data import build_crop_cache, read_split
+
+    data = tmp_path / "faces"
+    _synthetic_faces(data, 12)
+    cache = build_crop_cache(data / "images", data / "landmarks49.csv",
+                             read_split(data / "splits" / "train.txt"), tmp_path / "cache", 64, 0.3)
+    index = np.arange(len(cache))
+    with BatchSource(cache, seed=3, pairs=2, workers=0) as here, \
+            BatchSource(cache, seed=3, pairs=2, workers=2, prefetch=2) as ahead:
+        for epoch, first in ((0, 0), (1, 2)):  # (1, 2): a run resumed mid-epoch
+            expected = list(here.epoch(index, epoch, first, 6))
+            got = list(ahead.epoch(index, epoch, first, 6))
+            assert len(got) == len(expected) == 6 - first
+            for (x1, y1, m1), (x2, y2, m2) in zip(expected, got, strict=True):
+                assert np.array_equal(x1, x2) and np.array_equal(y1, y2) and np.array_equal(m1, m2)
+        # Different epochs are different data (not one batch served again).
+        assert not np.array_equal(next(here.epoch(index, 0, 0, 1))[0],
+                                  next(here.epoch(index, 1, 0, 1))[0])

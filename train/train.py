@@ -20,6 +20,7 @@ import torch.nn.functional as F
 import yaml
 from tqdm import tqdm
 
+from .batches import BatchSource
 from .data import CropCache, build_crop_cache, make_pair_batch, read_split
 from .metrics import roc_auc
 from .model import FaceSBINet
@@ -213,63 +214,63 @@ def train(config_path: Path, resume: bool = False) -> Path:
             save_checkpoint(best_path, model=model.state_dict(), epoch=epoch,
                             holdout_auc=auc, config=config)
 
-    last_save = time.monotonic()
-    done = run_progress(start_epoch * batches_per_epoch + start_batch, total_steps, seconds,
-                        budget_s) >= 1.0
-    for epoch in range(start_epoch, epochs):
-        if done:
-            break
-        order = np.random.default_rng([seed, epoch]).permutation(split.train_index)
-        model.train()
-        first = start_batch if epoch == start_epoch else 0
-        bar = tqdm(range(first, batches_per_epoch), desc=f"epoch {epoch + 1}/{epochs}",
-                   mininterval=30, ascii=True)
-        running, seen, started, batch = 0.0, 0, time.monotonic(), first
-        for batch in bar:
-            step_started = time.monotonic()
-            step = epoch * batches_per_epoch + batch
-            progress = run_progress(step, total_steps, seconds, budget_s)
-            if progress >= 1.0:
-                done = True
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(progress, float(cfg["lr"]), warmup_fraction)
-            rng = np.random.default_rng([seed, epoch, batch])
-            indices = order[batch * pairs : (batch + 1) * pairs]
-            inputs, labels, masks = make_pair_batch(split.train, indices, rng)
-            x = torch.from_numpy(inputs).to(device).to(memory_format=torch.channels_last)
-            # bfloat16 autocast on a GPU (no loss scaling needed); plain float32 on the CPU.
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                logit, mask_logit = model(x)
-            cls_loss = F.binary_cross_entropy_with_logits(
-                logit.float(), torch.from_numpy(labels).to(device))
-            mask_loss = F.binary_cross_entropy_with_logits(
-                mask_logit.squeeze(1).float(), torch.from_numpy(masks).to(device))
-            loss = cls_loss + float(cfg["mask_loss_weight"]) * mask_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seconds += time.monotonic() - step_started
-            running += loss.item()
-            seen += 1
-            if seen % int(cfg["log_every"]) == 0:
-                rate = seen * len(inputs) / (time.monotonic() - started)
-                log.info("epoch %d batch %d/%d loss %.4f (cls %.4f mask %.4f) lr %.2e "
-                         "%.1f img/s, progress %.1f%%", epoch + 1, batch + 1,
-                         batches_per_epoch, running / seen, cls_loss.item(), mask_loss.item(),
-                         optimizer.param_groups[0]["lr"], rate, 100 * progress)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
-            if time.monotonic() - last_save > 60 * float(cfg["checkpoint_minutes"]):
-                checkpoint(epoch, batch + 1)
-                last_save = time.monotonic()
-        if done:  # the time budget ran out mid-epoch: score and keep what was learned
-            if seen:
-                evaluate(epoch + 1, running / seen, partial=True)
-            checkpoint(epoch, batch)
-            break
-        evaluate(epoch + 1, running / max(seen, 1), partial=False)
-        checkpoint(epoch + 1, 0)
+    # Batches are made in-process, or ahead by worker processes (a GPU would otherwise wait).
+    with BatchSource(split.train, seed, pairs, workers=int(cfg.get("loader_workers", 0))) as source:
         last_save = time.monotonic()
+        done = run_progress(start_epoch * batches_per_epoch + start_batch, total_steps, seconds,
+                            budget_s) >= 1.0
+        for epoch in range(start_epoch, epochs):
+            if done:
+                break
+            model.train()
+            first = start_batch if epoch == start_epoch else 0
+            batches = source.epoch(split.train_index, epoch, first, batches_per_epoch)
+            bar = tqdm(range(first, batches_per_epoch), desc=f"epoch {epoch + 1}/{epochs}",
+                       mininterval=30, ascii=True)
+            running, seen, started, batch = 0.0, 0, time.monotonic(), first
+            for batch in bar:
+                step_started = time.monotonic()
+                step = epoch * batches_per_epoch + batch
+                progress = run_progress(step, total_steps, seconds, budget_s)
+                if progress >= 1.0:
+                    done = True
+                    break
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(progress, float(cfg["lr"]), warmup_fraction)
+                inputs, labels, masks = next(batches)
+                x = torch.from_numpy(inputs).to(device).to(memory_format=torch.channels_last)
+                # bfloat16 autocast on a GPU (no loss scaling needed); plain float32 on the CPU.
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    logit, mask_logit = model(x)
+                cls_loss = F.binary_cross_entropy_with_logits(
+                    logit.float(), torch.from_numpy(labels).to(device))
+                mask_loss = F.binary_cross_entropy_with_logits(
+                    mask_logit.squeeze(1).float(), torch.from_numpy(masks).to(device))
+                loss = cls_loss + float(cfg["mask_loss_weight"]) * mask_loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                seconds += time.monotonic() - step_started
+                running += loss.item()
+                seen += 1
+                if seen % int(cfg["log_every"]) == 0:
+                    rate = seen * len(inputs) / (time.monotonic() - started)
+                    log.info("epoch %d batch %d/%d loss %.4f (cls %.4f mask %.4f) lr %.2e "
+                             "%.1f img/s, progress %.1f%%", epoch + 1, batch + 1,
+                             batches_per_epoch, running / seen, cls_loss.item(), mask_loss.item(),
+                             optimizer.param_groups[0]["lr"], rate, 100 * progress)
+                    bar.set_postfix(loss=f"{running / seen:.4f}")
+                if time.monotonic() - last_save > 60 * float(cfg["checkpoint_minutes"]):
+                    checkpoint(epoch, batch + 1)
+                    last_save = time.monotonic()
+            if done:  # the time budget ran out mid-epoch: score and keep what was learned
+                if seen:
+                    evaluate(epoch + 1, running / seen, partial=True)
+                checkpoint(epoch, batch)
+                break
+            evaluate(epoch + 1, running / max(seen, 1), partial=False)
+            checkpoint(epoch + 1, 0)
+            last_save = time.monotonic()
     (out_dir / "history.json").write_text(json.dumps(history, indent=2))
     log.info("finished: best holdout AUC %.4f -> %s", best_auc, best_path)
     return best_path
