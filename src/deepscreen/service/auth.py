@@ -41,11 +41,16 @@ def require(role: str) -> Callable[..., Principal]:
                                 f"this needs the {role} role; the key has {principal.role}")
         wait_s = ctx.rate_limits.take(principal.key_id)
         if wait_s > 0:
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "rate limit exceeded",
-                                headers={"Retry-After": retry_after_header(wait_s)})
+            raise rate_limited(wait_s, "rate limit exceeded")
         return principal
 
     return dependency
+
+
+def rate_limited(wait_s: float, detail: str) -> HTTPException:
+    """The 429 answer, telling the client when enough tokens will be back."""
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail,
+                         headers={"Retry-After": retry_after_header(wait_s)})
 
 
 Submitter = Depends(require("submitter"))

@@ -38,26 +38,29 @@ def retry_after_header(wait_s: float) -> str:
     return str(max(1, math.ceil(wait_s)))
 
 
-def _check(rate: float, burst: int) -> None:
-    if rate < 0 or burst < 1:
-        raise ValueError("rate must be >= 0 and burst >= 1")
+class _Buckets:
+    """``rate`` tokens per second up to ``burst``; a rate of 0 turns limiting off."""
 
-
-class TokenBuckets:
-    """``rate`` tokens per second up to ``burst``; each request takes one. In memory."""
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        _check(rate, burst)
+    def __init__(self, rate: float, burst: int) -> None:
+        if rate < 0 or burst < 1:
+            raise ValueError("rate must be >= 0 and burst >= 1")
         self.rate = rate
         self.burst = burst
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
-        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0
+
+
+class TokenBuckets(_Buckets):
+    """Buckets in memory: each request takes one token."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        super().__init__(rate, burst)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self._lock = threading.Lock()
 
     def take(self, key: str, cost: int = 1) -> float:
         """0 when the request may go ahead (``cost`` tokens taken), else the seconds until
@@ -74,7 +77,6 @@ class TokenBuckets:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (cost - tokens) / self.rate
-
 
 
 # The same bucket as TokenBuckets.take, run atomically inside Redis. Redis's own clock is
@@ -97,7 +99,7 @@ return tostring(wait)
 """
 
 
-class RedisTokenBuckets:
+class RedisTokenBuckets(_Buckets):
     """Token buckets shared through Redis by every service process.
 
     When Redis cannot be reached the request is let through (and logged): a rate limiter
@@ -107,20 +109,14 @@ class RedisTokenBuckets:
 
     def __init__(self, url: str, rate: float, burst: int, prefix: str = "deepscreen:rate:",
                  client: Any = None) -> None:
-        _check(rate, burst)
+        super().__init__(rate, burst)
         import redis  # the service extra; imported here so the in-memory path needs no Redis
 
-        self.rate = rate
-        self.burst = burst
         self.prefix = prefix
         self._client = client or redis.Redis.from_url(url, socket_timeout=0.5,
                                                       socket_connect_timeout=0.5)
         self._take = self._client.register_script(_TAKE_SCRIPT)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-
-    @property
-    def enabled(self) -> bool:
-        return self.rate > 0
 
     def take(self, key: str, cost: int = 1) -> float:
         if not self.enabled:
@@ -131,7 +127,6 @@ class RedisTokenBuckets:
             log.warning("rate limiter: Redis unavailable, request let through: %s", exc)
             return 0.0
         return float(wait)
-
 
 
 def make_rate_limiter(rate: float, burst: int, url: str | None) -> RateLimiter:

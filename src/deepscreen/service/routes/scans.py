@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
-from ..auth import Submitter
+from ..auth import Submitter, rate_limited
 from ..context import ServiceContext, get_context
-from ..ratelimit import retry_after_header
 from ..schemas import BatchOut, ScanOut
 from ..screening import UploadTooLarge
 from ..webhooks import CallbackURLError, check_callback_url
@@ -104,9 +103,7 @@ def _take_tokens(ctx: ServiceContext, principal: Principal, extra: int) -> None:
                             f"{limiter.burst}; send at most {limiter.burst} files per batch")
     wait_s = limiter.take(principal.key_id, cost=extra)
     if wait_s > 0:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            f"rate limit: {extra + 1} files need as many tokens",
-                            headers={"Retry-After": retry_after_header(wait_s)})
+        raise rate_limited(wait_s, f"rate limit: {extra + 1} files need as many tokens")
 
 
 @router.get("/{scan_id}", response_model=ScanOut, responses={404: {"description": "No such scan"}})
