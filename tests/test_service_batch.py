@@ -85,3 +85,17 @@ def test_bad_callback_refuses_the_whole_batch(tmp_path: Path) -> None:
                               callback_url="file:///etc/passwd")
         assert response.status_code == 422
         assert scan_count(h) == 0
+
+
+def test_an_oversized_file_refuses_the_whole_batch(tmp_path: Path) -> None:
+    # The request cap has 1 MiB of room for form overhead, so one file can be over the per-file
+    # limit while the request is not: the batch must then be refused before anything is stored.
+    with running_service("sqlite", tmp_path, max_upload_bytes=20_000) as h:
+        small = ("a.png", image_bytes("PNG", 32, 32, seed=1))
+        big = ("big.bin", bytes(30_000))
+        response = post_batch(h, [small, big, small])
+        assert response.status_code == 413, response.text
+        detail = response.json()["detail"]
+        assert "file 2 (big.bin)" in detail and "nothing was queued" in detail
+        assert scan_count(h) == 0
+        assert post_batch(h, [small]).status_code == 202  # a good batch still goes through

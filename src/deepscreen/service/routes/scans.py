@@ -51,7 +51,8 @@ def submit_scan(
 
 
 @router.post("/batch", response_model=BatchOut, status_code=202,
-             responses={413: {"description": "Request over the size limit"},
+             responses={413: {"description": "A file or the request over the size limit; "
+                                   "nothing is queued"},
                         422: {"description": f"No files, more than {MAX_BATCH_FILES}, or more "
                               "than the rate-limit burst"},
                         429: {"description": "Not enough rate-limit tokens for every file"}})
@@ -70,6 +71,7 @@ def submit_batch(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"a batch holds 1 to {MAX_BATCH_FILES} files, not {len(files)}")
     _check_callback(callback_url, ctx)
+    _check_sizes(files, ctx.screening.max_upload_bytes)
     _take_tokens(ctx, principal, extra=len(files) - 1)  # the auth dependency took the first
     results = []
     try:
@@ -83,6 +85,21 @@ def submit_batch(
         scans = [ScanOut.of(session.get(Scan, r.scan_id), quarantined=False) for r in results]
     body = BatchOut(scans=scans)
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _check_sizes(files: list[UploadFile], max_bytes: int) -> None:
+    """413 before anything is stored: a batch is accepted whole or not at all, so a client
+    never has to find out which of its files were queued before one was refused."""
+    for position, upload in enumerate(files, start=1):
+        size = upload.size
+        if size is None:  # no Content-Length for the part: measure the spooled file
+            upload.file.seek(0, 2)
+            size = upload.file.tell()
+            upload.file.seek(0)
+        if size > max_bytes:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                f"file {position} ({upload.filename or 'upload'}) is {size:,} "
+                                f"bytes, over the limit of {max_bytes:,}; nothing was queued")
 
 
 def _check_callback(callback_url: str | None, ctx: ServiceContext) -> None:
