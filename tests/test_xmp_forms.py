@@ -134,7 +134,17 @@ def test_iptc_iim_originating_program_names_an_ai_tool() -> None:
     assert "ai-declared" in finding.labels
     assert finding.evidence["ai_tools"] == [
         {"field": "IPTC-IIM OriginatingProgram", "value": "Midjourney", "tool": "Midjourney"}]
-    assert finding.evidence["fields"]["IPTC-IIM Credit"] == ["Café Press"]  # Latin-1 fallback
+    # Declared UTF-8 but written in Latin-1 (copied between files): the Latin-1 fallback.
+    assert finding.evidence["fields"]["IPTC-IIM Credit"] == ["Café Press"]
+
+
+def test_iptc_iim_text_is_read_in_its_declared_character_set() -> None:
+    # b"\xc3\xa9" is "é" in UTF-8 but "Ã©" in Latin-1, the set this file declares (ESC - A).
+    declared_latin1 = xmp_finding(jpeg_with_iim((1, 90, b"\x1b-A"), (2, 0, b"\x00\x04"),
+                                                (2, 110, b"Caf\xc3\xa9")))
+    assert declared_latin1.evidence["fields"]["IPTC-IIM Credit"] == ["CafÃ©"]
+    undeclared = xmp_finding(jpeg_with_iim((2, 0, b"\x00\x04"), (2, 110, b"Caf\xc3\xa9")))
+    assert undeclared.evidence["fields"]["IPTC-IIM Credit"] == ["Café"]
 
 
 def test_iptc_iim_without_ai_is_plain_metadata() -> None:

@@ -211,19 +211,37 @@ def _iptc_iim(image: Image.Image | None) -> list[tuple[str, str]]:
         datasets = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
     except Exception:  # a corrupt IIM block is common in the wild; it just yields nothing
         return []
+    charset = _iim_charset(datasets.get((1, 90)))
     found = []
     for key, name in _IIM_DATASETS.items():
         values = datasets.get(key)
         for value in values if isinstance(values, list) else [values]:
             if isinstance(value, bytes) and value.strip(b"\x00 "):
-                found.append((name, _iim_text(value.strip(b"\x00 "))))
+                found.append((name, _iim_text(value.strip(b"\x00 "), charset)))
     return found
 
 
-def _iim_text(value: bytes) -> str:
-    # IIM declares its character set in dataset 1:90, which Pillow does not expose; modern
-    # writers use UTF-8 and older ones Latin-1, and trying UTF-8 first reads both right.
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+# ISO 2022 escape sequences of IIM dataset 1:90 (CodedCharacterSet) that writers use.
+_IIM_CHARSETS = {b"\x1b%G": "utf-8", b"\x1b-A": "latin-1", b"\x1b.A": "latin-1"}
+
+
+def _iim_charset(declared: object) -> str | None:
+    if isinstance(declared, list):
+        declared = declared[0] if declared else None
+    return _IIM_CHARSETS.get(declared.strip()) if isinstance(declared, bytes) else None
+
+
+def _iim_text(value: bytes, charset: str | None = None) -> str:
+    """Decode an IIM text dataset in its declared character set (1:90).
+
+    Text that is undeclared, or not valid in its declared set (writers copy fields between
+    files without re-encoding), is tried as UTF-8, then Latin-1: modern writers use UTF-8 and
+    older ones Latin-1, and a Latin-1 string is almost never valid UTF-8.
+    """
+    for encoding in (charset, "utf-8"):
+        if encoding is not None:
+            try:
+                return value.decode(encoding)
+            except UnicodeDecodeError:
+                pass
+    return value.decode("latin-1")
