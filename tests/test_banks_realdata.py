@@ -96,3 +96,18 @@ def test_real_videos_match_their_reencoded_copy_and_nothing_else(shared_data: Pa
         for b in clips:
             if a.name < b.name:
                 assert not match_videos(frames[a.name], frames[b.name]).matches(), (a, b)
+
+
+def test_real_video_frames_do_not_match_unrelated_face_photos(shared_data: Path) -> None:
+    # Frame-vs-photo matching searches every sampled frame against banked photos, so its
+    # false-match rate is per frame: talking-head frames against portrait photos is the
+    # closest unrelated pairing this data has.
+    photos = sorted((shared_data / "faces-aaf" / "images").glob("*.jpg"))[:400]
+    banked = np.stack([np.frombuffer(bytes.fromhex(pdq_of(np.asarray(
+        Image.open(p).convert("RGB"))).hex), np.uint8) for p in photos])
+    frames = [f for clip in sorted((shared_data / "video-real").glob("*.mp4"))
+              for f in hash_item(decode(open_media(clip))).frames if f.quality >= 50]
+    assert len(frames) >= 150
+    queries = np.stack([np.frombuffer(bytes.fromhex(f.hex), np.uint8) for f in frames])
+    distances = np.unpackbits(queries[:, None, :] ^ banked[None, :, :], axis=2).sum(axis=2)
+    assert distances.min() > 31  # the default bank threshold

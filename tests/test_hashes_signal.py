@@ -196,3 +196,45 @@ def test_our_frame_hashes_agree_with_the_vpdq_package(tmp_path: Path) -> None:
     for mine, other in zip(ours, theirs, strict=True):
         assert abs(mine.time_s - other.timestamp) < 0.11
         assert bin(int(mine.hex, 16) ^ int(other.hex, 16)).count("1") <= 31
+
+
+def _slideshow(pictures: list[np.ndarray], seconds_each: int = 1, fps: int = 10,
+               size: tuple[int, int] = (320, 240)) -> bytes:
+    """A video that shows each picture for ``seconds_each`` seconds (a re-shared photo)."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = fps
+        for picture in pictures:
+            frame = Image.fromarray(picture).resize(size)
+            for _ in range(seconds_each * fps):
+                for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_banked_photo_shown_in_a_video_is_matched_by_its_frames(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    photo = texture(640, 480, seed=7)
+    _bank_file(config, _jpeg(photo, quality=90))
+    video = _slideshow([texture(640, 480, seed=8), photo, photo, texture(640, 480, seed=9)])
+    report = deepscreen.scan(video, config=config)
+    finding = _hashes_finding(report)
+    assert report.verdict.action == "block" and finding.score == 1.0
+    assert "pdq-match" in finding.labels and "exact-match" not in finding.labels
+    (match,) = finding.evidence["matches"]
+    assert match["signal_type"] == "pdq-frame" and match["metadata"] == {"case_id": "c-1"}
+    assert match["video"]["matched_times_s"] == [1.0, 2.0]  # only while the photo is shown
+    assert match["video"]["query_frames"] == 4
+    assert "seen in the video at 1 s, 2 s" in finding.summary
+
+
+def test_video_without_the_banked_photo_does_not_match_it(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    _bank_file(config, _jpeg(texture(640, 480, seed=7), quality=90))
+    video = _slideshow([texture(640, 480, seed=8), texture(640, 480, seed=9)])
+    assert _hashes_finding(deepscreen.scan(video, config=config)).score == 0.0

@@ -1,6 +1,6 @@
 """Matching an item's hashes against every bank: exact digests, PDQ with dihedral variants,
-and vPDQ for video. Reads only the cached indexes; the database is asked only for the
-metadata of the entries that matched."""
+vPDQ for video, and every video frame against banked still images. Reads only the cached
+indexes; the database is asked only for the metadata of the entries that matched."""
 
 from __future__ import annotations
 
@@ -89,6 +89,7 @@ class BankMatcher:
                 found.extend(self._pdq(index, hashes))
             if hashes.frames:
                 found.extend(self._video(index, hashes))
+                found.extend(self._frames_vs_images(index, hashes))
         entries = self.store.entries_by_id([m.entry_id for m in found])
         return [BankMatch(**{**m.__dict__, "metadata": entries[m.entry_id].metadata})
                 if m.entry_id in entries else m for m in found]
@@ -143,4 +144,30 @@ class BankMatcher:
             out.append(BankMatch(bank.name, bank.label, entry_id, "vpdq", distance=distance,
                                  video=video))
         out.sort(key=lambda m: -(m.video or {}).get("query_match_percent", 0))
+        return out
+
+    def _frames_vs_images(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
+        """Video frames that show a banked still image.
+
+        A banked photo re-shared as a slideshow, a screen recording or a clip that holds it
+        for a moment has no vPDQ entry to match; its frames still carry the photo's PDQ. One
+        matching frame is enough: the photo is in the video.
+        """
+        query = usable_frames(hashes.frames)  # distinct hashes: a still shot is searched once
+        if not query or not len(index.pdq_ids):
+            return []
+        shown = [f for f in hashes.frames if f.quality >= PDQ_MIN_QUALITY]
+        per_entry: dict[int, dict[str, int]] = {}  # entry -> {frame hash: distance}
+        for hit in index.pdq.search(pack_pdq([f.hex for f in query]), index.bank.pdq_threshold):
+            entry_id = int(index.pdq_ids[hit.row])
+            per_entry.setdefault(entry_id, {})[query[hit.query].hex] = hit.distance
+        out = []
+        for entry_id, distances in per_entry.items():
+            times = sorted(round(f.time_s, 3) for f in shown if f.hex in distances)
+            video = {"query_match_percent": round(100.0 * len(times) / len(shown), 2),
+                     "matched_frames": len(times), "query_frames": len(shown),
+                     "matched_times_s": times}
+            out.append(BankMatch(index.bank.name, index.bank.label, entry_id, "pdq-frame",
+                                 distance=min(distances.values()), video=video))
+        out.sort(key=lambda m: (m.distance, m.entry_id))
         return out

@@ -2,8 +2,9 @@
 
 Exact SHA-256/MD5 matching needs only the bytes, so the signal also runs on items that
 failed to decode (``needs_pixels = False``); PDQ (images, with all 8 rotations/flips) and
-vPDQ (video frames) are computed only when the item decoded. Every finding carries the
-item's own hashes, so a report can later be turned into bank entries.
+vPDQ (video frames, matched against banked videos and banked still images) are computed
+only when the item decoded. Every finding carries the item's own hashes, so a report can
+later be turned into bank entries.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class HashesSignal(Signal):
     """Known-content matching against the configured hash banks."""
 
     name: ClassVar[str] = "hashes"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio"})
     needs_pixels: ClassVar[bool] = False
     description: ClassVar[str] = ("matches SHA-256/MD5, PDQ (with rotations and flips) and "
@@ -94,6 +95,9 @@ def _summary(matches: list[BankMatch]) -> str:
     first = matches[0]
     if first.exact:
         how = f"exact {first.signal_type}"
+    elif first.signal_type == "pdq-frame" and first.video is not None:
+        at = ", ".join(f"{t:g} s" for t in first.video["matched_times_s"][:3])
+        how = f"banked image seen in the video at {at}, PDQ distance {first.distance}"
     elif first.video is not None:
         how = f"vPDQ, {first.video['query_match_percent']:.0f}% of frames"
     else:
