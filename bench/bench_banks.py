@@ -251,7 +251,8 @@ def render(r: dict[str, object], command: str) -> str:
         f"| whole `BankMatcher.match` of an image (2 banks: SHA-256/MD5 + PDQ + metadata) | "
         f"{f('match_median_ms')} | {f('match_p99_ms')} | {match_ratio:.2f} |",
         f"| whole `BankMatcher.match` of a 30 s video ({VIDEO_FRAMES} frame hashes, each "
-        f"searched among the {r['size']:,} photo hashes) | {f('video_match_median_ms')} | {f('video_match_p99_ms')} | - |",
+        f"searched among the {r['size']:,} photo hashes) | {f('video_match_median_ms')} | "
+        f"{f('video_match_p99_ms')} | - |",
         f"| SHA-256 lookup (half hits) | {r['sha_median_ms']:.3f} | {r['sha_p99_ms']:.3f} | - |",
     ]
     if "faiss_median_ms" in r:
