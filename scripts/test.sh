@@ -10,6 +10,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || apt-get install -y -q chromium chromium-driver
 fi
+# Meta's vpdq (checks that our per-frame video hashes agree with it) builds against FFmpeg's
+# development headers; it is optional, and its test skips when it did not install.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  pkg-config --exists libavcodec libavformat libswscale 2>/dev/null \
+    || apt-get install -y -q pkg-config libavcodec-dev libavformat-dev libswscale-dev \
+    || echo "FFmpeg headers not installed: the vpdq compatibility test will skip" >&2
+fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,train,service]'
+.venv/bin/python -c 'import vpdq' 2>/dev/null \
+  || .venv/bin/python -m pip install -q --disable-pip-version-check 'vpdq==0.2.5' \
+  || echo "vpdq not installed: its compatibility test will skip" >&2
 .venv/bin/ruff check src tests bench train
 .venv/bin/python -m pytest "$@"
