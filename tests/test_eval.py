@@ -14,6 +14,7 @@ from deepscreen.cli import _load_commands, app
 from deepscreen.errors import DeepscreenError
 from deepscreen.evaluate import (
     FileResult,
+    auc_confidence_interval,
     average_precision,
     compute_metrics,
     load_labelled_csv,
@@ -71,6 +72,34 @@ def test_metrics_reject_bad_input_and_note_missing_classes() -> None:
     assert m.auc == 1.0 and m.tpr_at_1pct_fpr == 1.0 and m.threshold_at_1pct_fpr == 0.9
 
 
+def test_auc_interval_is_degenerate_for_perfect_separation_and_wide_for_few_examples() -> None:
+    # Every resample of a perfectly separated set is perfectly separated.
+    assert auc_confidence_interval([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.7, 0.8, 0.9]) == (1.0, 1.0)
+    # 3 reals vs 4 fakes with one fake below every real: AUC 0.75, and few examples give a
+    # wide interval that still contains it.
+    labels, scores = [0, 0, 0, 1, 1, 1, 1], [0.13, 0.11, 0.10, 0.95, 0.48, 0.46, 0.02]
+    low, high = auc_confidence_interval(labels, scores)
+    assert low <= roc_auc(labels, scores) <= high and low < 0.5 and high == 1.0
+    assert auc_confidence_interval(labels, scores) == (low, high)  # seeded: reproducible
+    assert auc_confidence_interval([0, 1, 1], [0.1, 0.5, 0.9]) is None  # one real: no spread
+
+
+def test_auc_interval_resamples_whole_clusters() -> None:
+    # Two videos per class, 50 frames each; frames of one video score alike. Resampled as
+    # independent frames, the interval would be narrow; by video it must be as wide as
+    # 2 + 2 videos allow (a resample can hold one real video twice, and so on).
+    rng = np.random.default_rng(1)
+    video_scores = [0.2, 0.6, 0.4, 0.9]  # reals 0.2, 0.6; fakes 0.4, 0.9
+    labels = np.repeat([0, 0, 1, 1], 50)
+    scores = np.repeat(video_scores, 50) + rng.normal(0, 0.01, 200)
+    clusters = np.repeat([0, 1, 2, 3], 50)
+    by_frame = auc_confidence_interval(labels, scores)
+    by_video = auc_confidence_interval(labels, scores, clusters)
+    assert by_frame is not None and by_video is not None
+    assert by_video[1] - by_video[0] > 2 * (by_frame[1] - by_frame[0])
+    assert by_video[0] == pytest.approx(0.0, abs=0.01) and by_video[1] == pytest.approx(1.0)
+
+
 def test_summarise_groups_items_frames_and_abstentions() -> None:
     results = [
         FileResult("a.jpg", 0, "image", 0.2),
@@ -87,6 +116,8 @@ def test_summarise_groups_items_frames_and_abstentions() -> None:
     frames = metrics["video-frames"]
     assert (frames.n_real, frames.n_fake) == (2, 2)
     assert frames.auc == pytest.approx(0.75)  # fake 0.2 beats real 0.1 but not 0.3
+    assert frames.auc_ci95 is None  # one real and one fake video: frames cannot vary apart
+    assert metrics["image"].auc_ci95 is None  # a single real image
 
 
 def test_labelled_dir_and_csv(tmp_path: Path) -> None:

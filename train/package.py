@@ -27,7 +27,14 @@ import numpy as np
 import torch
 
 from deepscreen.config import ScanConfig
-from deepscreen.evaluate import FAKE, REAL, FileResult, LabelledFile, evaluate_files
+from deepscreen.evaluate import (
+    FAKE,
+    REAL,
+    FileResult,
+    LabelledFile,
+    auc_confidence_interval,
+    evaluate_files,
+)
 from deepscreen.faces.model import FaceModel
 
 from .data import build_crop_cache, read_split, to_input
@@ -117,6 +124,7 @@ def package(run_dir: Path, data_root: Path, checkpoint: str, install: bool,
     video_scores = np.array([r.score for r in scored])
     frame_labels = np.array([r.label for r in scored for _ in r.frame_scores])
     frame_scores = np.array([s for r in scored for _, s in r.frame_scores])
+    frame_videos = np.array([i for i, r in enumerate(scored) for _ in r.frame_scores])
 
     calibration = {
         "rule": f"at most {MAX_FPR:.0%} of the faces of each held-out real set score above",
@@ -141,7 +149,10 @@ def package(run_dir: Path, data_root: Path, checkpoint: str, install: bool,
                        "fake": int((video_labels == FAKE).sum()),
                        "abstained": len(ffpp_results) - len(scored)},
             "video_auc": roc_auc(video_labels, video_scores),
+            "video_auc_ci95": auc_confidence_interval(video_labels, video_scores),
             "frame_auc": roc_auc(frame_labels, frame_scores),
+            "frame_auc_ci95_by_video": auc_confidence_interval(frame_labels, frame_scores,
+                                                               frame_videos),
             "frames": {"real": int((frame_labels == REAL).sum()),
                        "fake": int((frame_labels == FAKE).sum())},
             "video_scores": {Path(r.path).stem: round(float(r.score), 4) for r in scored},

@@ -110,6 +110,38 @@ def tpr_at_fpr(labels: Sequence[int], scores: Sequence[float], max_fpr: float = 
     return float(tp[best] / n_pos), float(thresholds[best])
 
 
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0  # fixed: the same data always gets the same interval
+
+
+def auc_confidence_interval(labels: Sequence[int], scores: Sequence[float],
+                            clusters: Sequence[int] | None = None, level: float = 0.95,
+                            resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the ROC AUC, resampling reals and fakes apart.
+
+    ``clusters`` groups examples that are not independent (the frames of one video): whole
+    clusters are then resampled, so a long video does not pass for many independent
+    examples. None when either class has fewer than two clusters (no spread to sample).
+    """
+    y, s = _validate(labels, scores)
+    ids = np.arange(len(y)) if clusters is None else np.asarray(clusters).ravel()
+    if ids.shape != y.shape:
+        raise ValueError(f"{ids.size} cluster ids but {y.size} labels")
+    members = {cls: [np.flatnonzero((ids == c) & (y == cls)) for c in np.unique(ids[y == cls])]
+               for cls in (REAL, FAKE)}
+    if min(len(members[REAL]), len(members[FAKE])) < 2:
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    aucs = np.empty(resamples)
+    for i in range(resamples):
+        picked = [np.concatenate([groups[j] for j in rng.integers(0, len(groups), len(groups))])
+                  for groups in (members[REAL], members[FAKE])]
+        index = np.concatenate(picked)
+        aucs[i] = roc_auc(y[index], s[index])
+    tail = (1.0 - level) / 2.0 * 100.0
+    return float(np.percentile(aucs, tail)), float(np.percentile(aucs, 100.0 - tail))
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Detection quality on one set of scored examples."""
@@ -123,14 +155,26 @@ class Metrics:
     threshold_at_1pct_fpr: float | None
     abstained: int = 0
     note: str = ""
+    auc_ci95: tuple[float, float] | None = None  # bootstrap, see auc_confidence_interval
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        def rounded(value: Any) -> Any:
+            if isinstance(value, float):
+                return round(value, 6)
+            if isinstance(value, tuple):
+                return [rounded(v) for v in value]
+            return value
+
+        return {k: rounded(v) for k, v in asdict(self).items()}
 
 
-def compute_metrics(labels: Sequence[int], scores: Sequence[float], abstained: int = 0
-                    ) -> Metrics:
-    """All metrics for one group; undefined ones are None with a note (e.g. no reals)."""
+def compute_metrics(labels: Sequence[int], scores: Sequence[float], abstained: int = 0,
+                    clusters: Sequence[int] | None = None) -> Metrics:
+    """All metrics for one group; undefined ones are None with a note (e.g. no reals).
+
+    ``clusters`` (one id per example) marks examples that belong together, such as the
+    frames of one video, for the AUC's confidence interval.
+    """
     y, s = _validate(labels, scores)
     n_fake = int(y.sum())
     n_real = len(y) - n_fake
@@ -141,7 +185,7 @@ def compute_metrics(labels: Sequence[int], scores: Sequence[float], abstained: i
     tpr, threshold = tpr_at_fpr(y, s, 0.01)
     note = "" if n_real >= 100 else f"only {n_real} real examples: 1% FPR is coarse"
     return Metrics(len(y), n_real, n_fake, roc_auc(y, s), average_precision(y, s), tpr,
-                   threshold, abstained, note)
+                   threshold, abstained, note, auc_confidence_interval(y, s, clusters))
 
 
 # --- labelled data -------------------------------------------------------------------------------
@@ -261,22 +305,23 @@ def evaluate_files(files: Sequence[LabelledFile], config: ScanConfig | None = No
 
 def summarise(results: Iterable[FileResult]) -> dict[str, Metrics]:
     """Metrics per group: ``image``, ``video`` (item scores) and ``video-frames``."""
-    groups: dict[str, tuple[list[int], list[float], list[int]]] = {}
+    groups: dict[str, tuple[list[int], list[float], list[int], list[int]]] = {}
 
-    def add(group: str, label: int, score: float | None) -> None:
-        labels, scores, abstained = groups.setdefault(group, ([], [], [0]))
+    def add(group: str, label: int, score: float | None, cluster: int) -> None:
+        labels, scores, clusters, abstained = groups.setdefault(group, ([], [], [], [0]))
         if score is None:
             abstained[0] += 1
         else:
             labels.append(label)
             scores.append(score)
+            clusters.append(cluster)
 
-    for r in results:
+    for number, r in enumerate(results):
         if r.kind not in ("image", "video"):
             continue  # errors and other media are reported per file, not scored
-        add(r.kind, r.label, r.score)
+        add(r.kind, r.label, r.score, number)
         if r.kind == "video":
-            for _, score in r.frame_scores:
-                add("video-frames", r.label, score)
-    return {name: compute_metrics(labels, scores, abstained[0])
-            for name, (labels, scores, abstained) in groups.items()}
+            for _, score in r.frame_scores:  # one video's frames resample together
+                add("video-frames", r.label, score, number)
+    return {name: compute_metrics(labels, scores, abstained[0], clusters)
+            for name, (labels, scores, clusters, abstained) in groups.items()}

@@ -50,7 +50,9 @@ def eval_command(
     \b
     Levels: image and video (item scores; video: the most manipulated face track),
     video-frames (every sampled frame with a scored face). Items the signal
-    abstains on (no face, too small) are counted, not scored.
+    abstains on (no face, too small) are counted, not scored. Each AUC has a
+    95% bootstrap interval (frames: whole videos resampled); on a small set,
+    read it before the AUC.
 
     \b
     Examples:
@@ -111,7 +113,10 @@ def _table(signal: str, metrics: dict[str, Metrics]) -> Table:
         table.add_row(level, str(m.n_real), str(m.n_fake), str(m.abstained), fmt(m.auc),
                       fmt(m.average_precision), fmt(m.tpr_at_1pct_fpr),
                       fmt(m.threshold_at_1pct_fpr))
-    notes = [f"{level}: {m.note}" for level, m in metrics.items() if m.note]
+    notes = [f"{level}: AUC 95% CI {m.auc_ci95[0]:.3f}-{m.auc_ci95[1]:.3f} (bootstrap"
+             f"{' over videos' if level == 'video-frames' else ''})"
+             for level, m in metrics.items() if m.auc_ci95 is not None]
+    notes += [f"{level}: {m.note}" for level, m in metrics.items() if m.note]
     if not metrics:
         notes.append("no image or video was scored")
     table.caption = "\n".join(notes) or None
