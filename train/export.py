@@ -56,6 +56,66 @@ def export_onnx(model: FaceSBINet, path: Path, input_size: int) -> Path:
     return path
 
 
+def fold_padding_into_convs(path: Path) -> int:
+    """Move every explicit zero ``Pad`` in front of a ``Conv`` into the Conv's own ``pads``.
+
+    TF "SAME" padding (see ``SamePadConv``) exports as a Pad node before each strided or
+    large-kernel convolution. onnxruntime does not fuse those Pads (they are asymmetric), and
+    each one makes its CPU kernels convert the feature map out of and back into their blocked
+    layout: measured at about a quarter of the model's time. ONNX Conv takes asymmetric
+    ``pads``, so the Pads can simply go. The pad amounts come out of a shape subgraph, so the
+    graph is constant-folded first (onnxruntime's basic level: standard ONNX ops only).
+    Outputs are unchanged; returns how many Pads were folded.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    folded_path = path.with_suffix(".folded.onnx")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(folded_path)
+    options.log_severity_level = 3
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    model = onnx.load(str(folded_path))
+    folded_path.unlink()
+    graph = model.graph
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    removed = []
+    for node in graph.node:
+        if node.op_type != "Pad" or node.input[1] not in constants:
+            continue
+        mode = next((a.s for a in node.attribute if a.name == "mode"), b"constant")
+        value = constants.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        pads = constants[node.input[1]].astype(int).tolist()  # N, C, H, W begins then ends
+        users = consumers.get(node.output[0], [])
+        if (mode != b"constant" or (value is not None and float(value) != 0.0)
+                or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5))
+                or not users or any(u.op_type != "Conv" for u in users)):
+            continue
+        for conv in users:
+            attrs = {a.name: a for a in conv.attribute}
+            if attrs.get("auto_pad") is not None and attrs["auto_pad"].s not in (b"", b"NOTSET"):
+                break
+            old = list(attrs["pads"].ints) if "pads" in attrs else [0, 0, 0, 0]
+            if "pads" in attrs:
+                conv.attribute.remove(attrs["pads"])
+            conv.attribute.append(helper.make_attribute(
+                "pads", [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]))
+            conv.input[0] = node.input[0]
+        else:
+            removed.append(node)
+    for node in removed:
+        graph.node.remove(node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return len(removed)
+
+
 def store_weights_as_fp16(path: Path, min_elements: int = 1024) -> Path:
     """Halve the file: keep large float32 weights as float16 plus a Cast back to float32.
 

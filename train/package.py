@@ -40,6 +40,7 @@ from deepscreen.faces.model import FaceModel
 from .data import build_crop_cache, read_split, to_input
 from .export import (
     export_onnx,
+    fold_padding_into_convs,
     model_from_checkpoint,
     model_metadata,
     store_weights_as_fp16,
@@ -80,6 +81,7 @@ def package(run_dir: Path, data_root: Path, checkpoint: str, install: bool,
     out = run_dir / "model"
     out.mkdir(exist_ok=True)
     onnx_path = export_onnx(model, out / "face_sbi.onnx", size)
+    log.info("folded %d Pad nodes into their convolutions", fold_padding_into_convs(onnx_path))
     version = f"sbi-lite0-{size}-e{state['epoch']}"
     trained = dt.date.today().isoformat()
     # A provisional JSON (no threshold yet) lets the runtime load the candidate for scoring.
