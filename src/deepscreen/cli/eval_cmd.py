@@ -96,6 +96,15 @@ def eval_command(
     raise typer.Exit(EXIT_CLEAN)
 
 
+def _interval_note(level: str, interval: tuple[float, float]) -> str:
+    low, high = interval
+    if low == high:  # every resample ranks alike: the bootstrap cannot bound a set this small
+        return (f"{level}: AUC 95% CI not informative (every resample gives {low:.3f}; "
+                "too few examples to bound it)")
+    over = " over videos" if level == "video-frames" else ""
+    return f"{level}: AUC 95% CI {low:.3f}-{high:.3f} (bootstrap{over})"
+
+
 def _table(signal: str, metrics: dict[str, Metrics]) -> Table:
     table = Table(title=f"{signal}: detection quality", header_style="bold")
     # Short headers so the table fits 80 columns; the command's help spells them out.
@@ -113,8 +122,7 @@ def _table(signal: str, metrics: dict[str, Metrics]) -> Table:
         table.add_row(level, str(m.n_real), str(m.n_fake), str(m.abstained), fmt(m.auc),
                       fmt(m.average_precision), fmt(m.tpr_at_1pct_fpr),
                       fmt(m.threshold_at_1pct_fpr))
-    notes = [f"{level}: AUC 95% CI {m.auc_ci95[0]:.3f}-{m.auc_ci95[1]:.3f} (bootstrap"
-             f"{' over videos' if level == 'video-frames' else ''})"
+    notes = [_interval_note(level, m.auc_ci95)
              for level, m in metrics.items() if m.auc_ci95 is not None]
     notes += [f"{level}: {m.note}" for level, m in metrics.items() if m.note]
     if not metrics:
