@@ -95,25 +95,28 @@ def fold_padding_into_convs(path: Path) -> int:
         users = consumers.get(node.output[0], [])
         if (mode != b"constant" or (value is not None and float(value) != 0.0)
                 or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5))
-                or not users or any(u.op_type != "Conv" for u in users)):
-            continue
+                or not users or not all(_takes_explicit_pads(u) for u in users)):
+            continue  # checked for every consumer before any is changed
         for conv in users:
             attrs = {a.name: a for a in conv.attribute}
-            if attrs.get("auto_pad") is not None and attrs["auto_pad"].s not in (b"", b"NOTSET"):
-                break
             old = list(attrs["pads"].ints) if "pads" in attrs else [0, 0, 0, 0]
             if "pads" in attrs:
                 conv.attribute.remove(attrs["pads"])
             conv.attribute.append(helper.make_attribute(
                 "pads", [old[0] + pads[2], old[1] + pads[3], old[2] + pads[6], old[3] + pads[7]]))
             conv.input[0] = node.input[0]
-        else:
-            removed.append(node)
+        removed.append(node)
     for node in removed:
         graph.node.remove(node)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return len(removed)
+
+
+def _takes_explicit_pads(node: Any) -> bool:
+    """A 2-D Conv whose padding is given by ``pads`` (not computed by ``auto_pad``)."""
+    auto_pad = next((a.s for a in node.attribute if a.name == "auto_pad"), b"NOTSET")
+    return node.op_type == "Conv" and auto_pad in (b"", b"NOTSET")
 
 
 def store_weights_as_fp16(path: Path, min_elements: int = 1024) -> Path:
