@@ -84,6 +84,30 @@ def test_auc_interval_is_degenerate_for_perfect_separation_and_wide_for_few_exam
     assert auc_confidence_interval([0, 1, 1], [0.1, 0.5, 0.9]) is None  # one real: no spread
 
 
+def test_weighted_bootstrap_equals_resampling_copies() -> None:
+    # The interval weights examples by draw counts instead of copying them; check that
+    # against plain copies made from the same draws, with ties and uneven clusters.
+    from deepscreen.evaluate import BOOTSTRAP_SEED
+
+    rng = np.random.default_rng(7)
+    labels = np.repeat([0, 1, 0, 1, 1, 0], [5, 3, 8, 6, 2, 4])
+    scores = np.round(rng.random(len(labels)) + 0.2 * labels, 1)  # many ties
+    clusters = np.repeat(np.arange(6), [5, 3, 8, 6, 2, 4])
+    draws = np.random.default_rng(BOOTSTRAP_SEED)
+    expected = []
+    for _ in range(50):
+        index = []
+        for cls in (0, 1):
+            members = np.flatnonzero(labels == cls)
+            ids = np.unique(clusters[members])
+            for pick in draws.integers(0, len(ids), len(ids)):
+                index.extend(members[clusters[members] == ids[pick]])
+        expected.append(roc_auc(labels[index], scores[index]))
+    low, high = auc_confidence_interval(labels, scores, clusters, resamples=50)
+    assert low == pytest.approx(np.percentile(expected, 2.5))
+    assert high == pytest.approx(np.percentile(expected, 97.5))
+
+
 def test_auc_interval_resamples_whole_clusters() -> None:
     # Two videos per class, 50 frames each; frames of one video score alike. Resampled as
     # independent frames, the interval would be narrow; by video it must be as wide as

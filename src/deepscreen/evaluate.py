@@ -122,22 +122,32 @@ def auc_confidence_interval(labels: Sequence[int], scores: Sequence[float],
     ``clusters`` groups examples that are not independent (the frames of one video): whole
     clusters are then resampled, so a long video does not pass for many independent
     examples. None when either class has fewer than two clusters (no spread to sample).
+
+    A resample is a count per cluster, not a copied array: the AUC of a resample is the
+    Mann-Whitney statistic with every example weighted by how often its cluster was drawn,
+    which costs one pass over the distinct scores (10,000 examples: well under a second).
     """
     y, s = _validate(labels, scores)
     ids = np.arange(len(y)) if clusters is None else np.asarray(clusters).ravel()
     if ids.shape != y.shape:
         raise ValueError(f"{ids.size} cluster ids but {y.size} labels")
-    members = {cls: [np.flatnonzero((ids == c) & (y == cls)) for c in np.unique(ids[y == cls])]
-               for cls in (REAL, FAKE)}
-    if min(len(members[REAL]), len(members[FAKE])) < 2:
+    _, value_of = np.unique(s, return_inverse=True)  # rank of each example's distinct score
+    n_values = int(value_of.max()) + 1
+    classes = []
+    for cls in (REAL, FAKE):
+        members = np.flatnonzero(y == cls)
+        _, cluster_of = np.unique(ids[members], return_inverse=True)
+        classes.append((value_of[members], cluster_of, int(cluster_of.max(initial=-1)) + 1))
+    if min(count for _, _, count in classes) < 2:
         return None
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     aucs = np.empty(resamples)
     for i in range(resamples):
-        picked = [np.concatenate([groups[j] for j in rng.integers(0, len(groups), len(groups))])
-                  for groups in (members[REAL], members[FAKE])]
-        index = np.concatenate(picked)
-        aucs[i] = roc_auc(y[index], s[index])
+        real, fake = (np.bincount(values, minlength=n_values, weights=np.bincount(
+            rng.integers(0, count, count), minlength=count)[cluster_of])
+            for values, cluster_of, count in classes)
+        below = np.cumsum(real) - real  # real weight strictly below each distinct score
+        aucs[i] = float((fake * (below + 0.5 * real)).sum() / (real.sum() * fake.sum()))
     tail = (1.0 - level) / 2.0 * 100.0
     return float(np.percentile(aucs, tail)), float(np.percentile(aucs, 100.0 - tail))
 
