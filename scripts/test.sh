@@ -5,14 +5,12 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-# The review UI's browser test drives the system Chromium (never a downloaded browser).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # The review UI's browser test drives the system Chromium (never a downloaded browser).
   command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || apt-get install -y -q chromium chromium-driver
-fi
-# Meta's vpdq (checks that our per-frame video hashes agree with it) builds against FFmpeg's
-# development headers; it is optional, and its test skips when it did not install.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # Meta's vpdq (checks that our per-frame video hashes agree with it) builds against
+  # FFmpeg's development headers; it is optional, and its test skips when it did not install.
   pkg-config --exists libavcodec libavformat libswscale 2>/dev/null \
     || apt-get install -y -q pkg-config libavcodec-dev libavformat-dev libswscale-dev \
     || echo "FFmpeg headers not installed: the vpdq compatibility test will skip" >&2

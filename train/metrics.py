@@ -1,25 +1,13 @@
-"""Metrics without scikit-learn: ROC AUC and threshold-at-FPR."""
+"""Metrics without scikit-learn: ROC AUC (the product's own, re-exported) and
+threshold-at-FPR."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from deepscreen.evaluate import roc_auc
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
-    y = np.asarray(labels).astype(bool).ravel()
-    s = np.asarray(scores, np.float64).ravel()
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        raise ValueError("AUC needs both positive and negative examples")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s), np.float64)
-    sorted_scores = s[order]
-    # Average ranks over ties so equal scores count as half right.
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+__all__ = ["roc_auc", "threshold_at_fpr"]
 
 
 def threshold_at_fpr(real_scores: np.ndarray, max_fpr: float) -> float:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .cache import BankIndex, cache_root, load_bank_index, prune_cache
-from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, ItemHashes
+from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, FrameHash, ItemHashes
 from .index import pack_pdq
 from .store import Bank, BankStore
 from .vpdq import match_videos, usable_frames
@@ -44,6 +46,23 @@ class BankMatch:
             data["video"] = self.video
         data["metadata"] = self.metadata
         return data
+
+
+@dataclass(frozen=True)
+class _QueryFrames:
+    """A video's frame hashes as every bank search wants them, made once per item."""
+
+    usable: list[FrameHash]  # quality high enough to match, in time order
+    distinct: list[FrameHash]  # first frame of each distinct hash: a still shot counts once
+    packed: np.ndarray  # ``distinct`` packed for PdqIndex.search
+
+    @classmethod
+    def of(cls, hashes: ItemHashes) -> _QueryFrames | None:
+        distinct = usable_frames(hashes.frames)
+        if not distinct:
+            return None
+        usable = [f for f in hashes.frames if f.quality >= PDQ_MIN_QUALITY]
+        return cls(usable, distinct, pack_pdq([f.hex for f in distinct]))
 
 
 class BankMatcher:
@@ -83,13 +102,14 @@ class BankMatcher:
     def match(self, hashes: ItemHashes) -> list[BankMatch]:
         """Every entry in every bank that the item matches, exact matches first."""
         found: list[BankMatch] = []
+        frames = _QueryFrames.of(hashes)
         for index in self._current():
             found.extend(self._exact(index, hashes))
             if hashes.pdq is not None and hashes.pdq.quality >= PDQ_MIN_QUALITY:
                 found.extend(self._pdq(index, hashes))
-            if hashes.frames:
-                found.extend(self._video(index, hashes))
-                found.extend(self._frames_vs_images(index, hashes))
+            if frames is not None:
+                found.extend(self._video(index, frames))
+                found.extend(self._frames_vs_images(index, frames))
         entries = self.store.entries_by_id([m.entry_id for m in found])
         return [BankMatch(**{**m.__dict__, "metadata": entries[m.entry_id].metadata})
                 if m.entry_id in entries else m for m in found]
@@ -117,12 +137,12 @@ class BankMatcher:
                 for entry_id, (distance, variant) in sorted(best.items(),
                                                             key=lambda kv: kv[1])]
 
-    def _video(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
-        query = usable_frames(hashes.frames)
-        if not query or not len(index.frame_ids):
+    def _video(self, index: BankIndex, frames: _QueryFrames) -> list[BankMatch]:
+        query = frames.distinct
+        if not len(index.frame_ids):
             return []
         bank = index.bank
-        hits = index.frames.search(pack_pdq([f.hex for f in query]), bank.pdq_threshold)
+        hits = index.frames.search(frames.packed, bank.pdq_threshold)
         closest: dict[int, int] = {}  # entry id -> smallest frame distance
         for hit in hits:
             if index.frame_quality[hit.row] >= PDQ_MIN_QUALITY:
@@ -146,19 +166,18 @@ class BankMatcher:
         out.sort(key=lambda m: -(m.video or {}).get("query_match_percent", 0))
         return out
 
-    def _frames_vs_images(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
+    def _frames_vs_images(self, index: BankIndex, frames: _QueryFrames) -> list[BankMatch]:
         """Video frames that show a banked still image.
 
         A banked photo re-shared as a slideshow, a screen recording or a clip that holds it
         for a moment has no vPDQ entry to match; its frames still carry the photo's PDQ. One
         matching frame is enough: the photo is in the video.
         """
-        query = usable_frames(hashes.frames)  # distinct hashes: a still shot is searched once
-        if not query or not len(index.pdq_ids):
+        query, shown = frames.distinct, frames.usable
+        if not len(index.pdq_ids):
             return []
-        shown = [f for f in hashes.frames if f.quality >= PDQ_MIN_QUALITY]
         per_entry: dict[int, dict[str, int]] = {}  # entry -> {frame hash: distance}
-        for hit in index.pdq.search(pack_pdq([f.hex for f in query]), index.bank.pdq_threshold):
+        for hit in index.pdq.search(frames.packed, index.bank.pdq_threshold):
             entry_id = int(index.pdq_ids[hit.row])
             per_entry.setdefault(entry_id, {})[query[hit.query].hex] = hit.distance
         out = []

@@ -124,6 +124,14 @@ class ScreeningService:
         head = stream.read(SNIFF_BYTES)
         stream.seek(0)
         kind = sniff(head).kind if head else "unknown"
+        size = self.check_size(stream, size)
+        if as_job or kind in ASYNC_KINDS or size > self.sync_max_bytes:
+            return self._accept_job(stream, filename, kind, submitted_by, callback_url)
+        return self._scan_now(stream.read(), filename, submitted_by, callback_url)
+
+    def check_size(self, stream: BinaryIO, size: int | None) -> int:
+        """The upload's size (measured when the client did not declare it); raises
+        :class:`UploadTooLarge` over the limit."""
         if size is None:
             stream.seek(0, 2)
             size = stream.tell()
@@ -131,9 +139,7 @@ class ScreeningService:
         if size > self.max_upload_bytes:
             raise UploadTooLarge(f"upload is {size:,} bytes, over the limit of "
                                  f"{self.max_upload_bytes:,}")
-        if as_job or kind in ASYNC_KINDS or size > self.sync_max_bytes:
-            return self._accept_job(stream, filename, kind, submitted_by, callback_url)
-        return self._scan_now(stream.read(), filename, submitted_by, callback_url)
+        return size
 
     def _scan_now(self, data: bytes, filename: str, submitted_by: str,
                   callback_url: str | None) -> Submission:

@@ -71,7 +71,7 @@ def submit_batch(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"a batch holds 1 to {MAX_BATCH_FILES} files, not {len(files)}")
     _check_callback(callback_url, ctx)
-    _check_sizes(files, ctx.screening.max_upload_bytes)
+    _check_sizes(files, ctx)
     _take_tokens(ctx, principal, extra=len(files) - 1)  # the auth dependency took the first
     results = []
     try:
@@ -87,19 +87,16 @@ def submit_batch(
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 
 
-def _check_sizes(files: list[UploadFile], max_bytes: int) -> None:
+def _check_sizes(files: list[UploadFile], ctx: ServiceContext) -> None:
     """413 before anything is stored: a batch is accepted whole or not at all, so a client
     never has to find out which of its files were queued before one was refused."""
     for position, upload in enumerate(files, start=1):
-        size = upload.size
-        if size is None:  # no Content-Length for the part: measure the spooled file
-            upload.file.seek(0, 2)
-            size = upload.file.tell()
-            upload.file.seek(0)
-        if size > max_bytes:
+        try:
+            ctx.screening.check_size(upload.file, upload.size)
+        except UploadTooLarge as exc:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                f"file {position} ({upload.filename or 'upload'}) is {size:,} "
-                                f"bytes, over the limit of {max_bytes:,}; nothing was queued")
+                                f"file {position} ({upload.filename or 'upload'}): {exc}; "
+                                "nothing was queued") from exc
 
 
 def _check_callback(callback_url: str | None, ctx: ServiceContext) -> None:
