@@ -12,6 +12,7 @@ pytest.importorskip("fastapi")
 from sqlalchemy import func, select
 
 from deepscreen.service.routes.scans import MAX_BATCH_FILES
+from deepscreen.store.blobs import BlobError
 from deepscreen.store.models import Scan
 from service_harness import Harness, running_service
 
@@ -99,3 +100,47 @@ def test_an_oversized_file_refuses_the_whole_batch(tmp_path: Path) -> None:
         assert "file 2 (big.bin)" in detail and "nothing was queued" in detail
         assert scan_count(h) == 0
         assert post_batch(h, [small]).status_code == 202  # a good batch still goes through
+
+
+@pytest.mark.parametrize(("failure", "code"), [(BlobError("disk full"), 503),
+                                               (RuntimeError("bug"), 500)])
+def test_a_failure_midway_lists_the_files_already_queued(failure: Exception, code: int,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files 1 and 2 are stored and queued before file 3 fails: they will be screened, so the
+    # answer must give their ids, or the client would resend them and screen them twice.
+    with running_service("sqlite", tmp_path, workers=0) as h:
+        real_stage, calls = h.ctx.blobs.stage, []
+
+        def stage_failing_third(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 3:
+                raise failure
+            return real_stage(*args, **kwargs)
+
+        monkeypatch.setattr(h.ctx.blobs, "stage", stage_failing_third)
+        files = [(f"{i}.png", image_bytes("PNG", 32, 32, seed=i)) for i in range(1, 5)]
+        response = post_batch(h, files)
+        assert response.status_code == code, response.text
+        body = response.json()
+        assert "file 3 (3.png) could not be queued" in body["detail"]
+        assert "files 1-2 were queued" in body["detail"] and "files 3-4 were not" in body["detail"]
+        assert [(q["file"], q["source_name"]) for q in body["queued"]] == [(1, "1.png"), (2, "2.png")]
+        with h.ctx.db.session() as session:
+            stored = {scan.id: scan.source_name for scan in session.scalars(select(Scan))}
+        assert stored == {q["id"]: q["source_name"] for q in body["queued"]}
+        if code == 500:
+            assert "bug" not in body["detail"]  # internals stay in the log
+
+
+def test_a_failure_on_the_first_file_is_the_plain_error(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with running_service("sqlite", tmp_path, workers=0) as h:
+        def failing(*_: Any, **__: Any) -> Any:
+            raise BlobError("disk full")
+
+        monkeypatch.setattr(h.ctx.blobs, "stage", failing)
+        response = post_batch(h, [("a.png", image_bytes("PNG", 32, 32, seed=1))])
+        assert response.status_code == 503
+        assert response.json() == {"detail": "storage unavailable: disk full"}
+        assert scan_count(h) == 0

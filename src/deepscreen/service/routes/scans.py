@@ -3,20 +3,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from ...store.blobs import BlobError
 from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
 from ..auth import Submitter, rate_limited
 from ..context import ServiceContext, get_context
 from ..schemas import BatchOut, ScanOut
-from ..screening import UploadTooLarge
+from ..screening import Submission, UploadTooLarge
 from ..webhooks import CallbackURLError, check_callback_url
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
 
 MAX_BATCH_FILES = 100  # a bigger backfill is many requests (``deepscreen submit`` does that)
@@ -55,7 +58,11 @@ def submit_scan(
                                    "nothing is queued"},
                         422: {"description": f"No files, more than {MAX_BATCH_FILES}, or more "
                               "than the rate-limit burst"},
-                        429: {"description": "Not enough rate-limit tokens for every file"}})
+                        429: {"description": "Not enough rate-limit tokens for every file"},
+                        500: {"description": "A file could not be queued; the answer lists the "
+                              "files queued before it (`queued`), which will be screened"},
+                        503: {"description": "Storage failed; as for 500, `queued` lists the "
+                              "files already queued"}})
 def submit_batch(
     files: Annotated[list[UploadFile], File(
         description=f"Up to {MAX_BATCH_FILES} images, videos or audio files to screen")],
@@ -81,10 +88,44 @@ def submit_batch(
                 submitted_by=principal.name, callback_url=callback_url, as_job=True))
     except UploadTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except Exception as exc:
+        if not results:
+            raise  # nothing queued: the usual answer for this error (503 for storage, 500)
+        return _partly_queued(files, results, exc)
     with ctx.db.session() as session:
         scans = [ScanOut.of(session.get(Scan, r.scan_id), quarantined=False) for r in results]
     body = BatchOut(scans=scans)
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _partly_queued(files: list[UploadFile], results: list[Submission],
+                   exc: Exception) -> JSONResponse:
+    """The answer when file k failed after files 1..k-1 were stored and queued.
+
+    Those earlier files will be screened (and their webhooks sent), so the client must learn
+    their scan ids, or it would resend them and screen them twice.
+    """
+    failed = len(results) + 1
+    name = files[failed - 1].filename or "upload"
+    storage = isinstance(exc, BlobError)
+    log.error("batch: file %d (%s) failed after %d were queued: %s", failed, name, len(results),
+              exc, exc_info=not storage)
+    reason = f"storage unavailable: {exc}" if storage else "internal error"
+    body = {
+        "detail": f"file {failed} ({name}) could not be queued ({reason}); "
+                  f"{_files(1, failed - 1)} queued and will be screened, "
+                  f"{_files(failed, len(files))} not",
+        "queued": [{"file": position, "source_name": upload.filename or "upload", "id": r.scan_id}
+                   for position, (upload, r) in enumerate(zip(files[:len(results)], results,
+                                                              strict=True), start=1)],
+    }
+    code = status.HTTP_503_SERVICE_UNAVAILABLE if storage else status.HTTP_500_INTERNAL_SERVER_ERROR
+    return JSONResponse(body, status_code=code)
+
+
+def _files(first: int, last: int) -> str:
+    """'file 2 was' or 'files 2-5 were', for a range of file positions."""
+    return f"file {first} was" if first == last else f"files {first}-{last} were"
 
 
 def _check_sizes(files: list[UploadFile], ctx: ServiceContext) -> None:
