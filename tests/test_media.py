@@ -69,6 +69,16 @@ def test_sampling_follows_the_configured_interval_and_frame_budget() -> None:
     assert budget.frames[-1].time_s >= 2.5  # spread over the video, not the first 0.4 s
 
 
+def test_decoder_threads_are_configurable_and_change_no_pixel() -> None:
+    data = video_bytes(seconds=3.0, fps=25, gop=250)
+    one = decode(open_media(data, Limits(decode_threads=1)))
+    three = decode(open_media(data, Limits(decode_threads=3)))
+    assert [f.time_s for f in one.frames] == [f.time_s for f in three.frames]
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(one.frames, three.frames, strict=True))
+    with pytest.raises(ValueError, match="decode_threads"):
+        Limits(decode_threads=0)
+
+
 def test_long_keyframe_gap_decodes_sequentially_short_gap_seeks() -> None:
     long_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=250)))
     short_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=5)))

@@ -23,6 +23,11 @@ class Limits:
     # Sampled video frames are scaled down to this longest side, which bounds memory at
     # max_frames x 1280 x 720 x 3 bytes (1.6 GB) for any input resolution.
     video_max_side: int = 1280
+    # Threads per video decoder. One, because decoding never runs alone: the faces signal
+    # detects on other threads while frames arrive, and batches run one worker process per
+    # core. FFmpeg's own default (0: one per core, plus one) oversubscribed two cores and
+    # made the 720p benchmark clip 4-8% slower end to end (BENCHMARKS.md, face speed).
+    decode_threads: int = 1
     audio_sample_rate: int = 16_000
 
     def __post_init__(self) -> None:

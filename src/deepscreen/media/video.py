@@ -35,7 +35,7 @@ def decode_video(item: Item, listener: FrameListener | None = None) -> None:
     deadline = time.monotonic() + limits.decode_timeout_s
     try:
         with item.open_stream() as raw, av.open(raw, mode="r", metadata_errors="ignore") as container:
-            stream = _video_stream(container)
+            stream = _video_stream(container, limits.decode_threads)
             _check_shape(item, stream)
             plan = _plan(container, stream, item, deadline)
             frames = _sample(container, stream, plan, item, deadline, True, listener)
@@ -55,11 +55,13 @@ def decode_video(item: Item, listener: FrameListener | None = None) -> None:
         raise MediaError("decode-failed", "no decodable video frame found")
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+def _video_stream(container: av.container.InputContainer,
+                  threads: int) -> av.video.stream.VideoStream:
     if not container.streams.video:
         raise MediaError("no-video-stream", "the container holds no video stream")
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    stream.thread_count = threads  # set explicitly: FFmpeg's 0 means "cores + 1"
     return stream
 
 
