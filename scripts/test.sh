@@ -11,8 +11,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     || apt-get install -y -q chromium chromium-driver
   # Meta's vpdq (checks that our per-frame video hashes agree with it) builds against
   # FFmpeg's development headers; it is optional, and its test skips when it did not install.
-  pkg-config --exists libavcodec libavformat libswscale 2>/dev/null \
-    || apt-get install -y -q pkg-config libavcodec-dev libavformat-dev libswscale-dev \
+  # Its CMake build asks pkg-config for all seven FFmpeg libraries.
+  pkg-config --exists libavcodec libavformat libavdevice libavfilter libswresample libswscale \
+      libavutil 2>/dev/null \
+    || apt-get install -y -q pkg-config libavcodec-dev libavformat-dev libavdevice-dev \
+         libavfilter-dev libswresample-dev libswscale-dev libavutil-dev \
     || echo "FFmpeg headers not installed: the vpdq compatibility test will skip" >&2
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,train,service]'
