@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks_file import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # train.export, for the models exported here
 DATA = ROOT.parent / "shared" / "data"
@@ -283,19 +285,6 @@ def render(d: dict[str, object], ours: tuple[Pair, Pair, int, str], b4: tuple[Pa
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) this benchmark's own section, re-reading the file first."""
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        rest = "" if end < 0 else "\n" + current[end + 1:]  # keep a blank line before it
-        updated = current[:start] + text.rstrip("\n") + "\n" + rest
-    path.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
@@ -329,7 +318,7 @@ def main() -> None:
     text = render(detector, ours, b4, video, every_frame, command.strip())
     print(text)
     if args.write:
-        write_section(text, ROOT / "BENCHMARKS.md")
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,16 @@ def image_bytes(fmt: str, width: int = 256, height: int = 192, seed: int = 0, **
 
 def video_bytes(container: str = "mp4", codec: str = "libx264", seconds: float = 3.0,
                 fps: int = 10, width: int = 160, height: int = 120, seed: int = 0,
-                gop: int | None = None) -> bytes:
-    """Encode a moving texture as a short video with PyAV."""
+                gop: int | None = None, frames: list[np.ndarray] | None = None,
+                display_rotation: int = 0) -> bytes:
+    """Encode a moving texture (or the given RGB ``frames``) as a short video with PyAV.
+
+    ``display_rotation`` is stored as the stream's display matrix (FFmpeg's angle,
+    counterclockwise: -90 is how phones mark portrait video recorded as landscape).
+    """
     base = texture(width * 2, height * 2, seed)
+    if frames is not None:
+        height, width = frames[0].shape[:2]
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container) as out:
         stream = out.add_stream(codec, rate=fps)
@@ -45,10 +52,12 @@ def video_bytes(container: str = "mp4", codec: str = "libx264", seconds: float =
         stream.pix_fmt = "yuv420p"
         if gop:
             stream.codec_context.gop_size = gop
-        for i in range(int(seconds * fps)):
+        if display_rotation:
+            stream.set_display_rotation(display_rotation)
+        for i in range(len(frames) if frames is not None else int(seconds * fps)):
             dx = (i * 3) % width
-            frame = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(base[:height, dx:dx + width]), format="rgb24")
+            pixels = frames[i] if frames is not None else base[:height, dx:dx + width]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():

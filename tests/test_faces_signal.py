@@ -22,6 +22,8 @@ from deepscreen.media import decode, open_media
 from deepscreen.scan import Scanner
 from deepscreen.signals.faces import FacesSignal
 
+from media_factory import video_bytes
+
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
@@ -237,6 +239,29 @@ def test_faces_found_while_decoding_equal_those_found_after(tiny_model: Path,
     assert streamed is not None and streamed.abstained is None
     assert streamed.evidence["faces"] == after.evidence["faces"]
     assert streamed.score == after.score
+
+
+@pytest.mark.shared_data
+def test_a_phone_portrait_video_is_judged_upright(tiny_model: Path, face_rgb: np.ndarray) -> None:
+    # Phones store portrait video as landscape frames with the face on its side, plus a display
+    # matrix that turns it upright (clockwise: FFmpeg's angle -90). The detector finds no face
+    # lying on its side, so only frames turned as players show them can be judged.
+    canvas = np.full((480, 352, 3), 60, np.uint8)
+    fh, fw = face_rgb.shape[:2]  # 345 x 306
+    canvas[40:40 + fh, 20:20 + fw] = face_rgb
+    sideways = np.ascontiguousarray(np.rot90(canvas, 1))  # as the phone stores it: 352 x 480
+    marked = video_bytes(frames=[sideways] * 10, fps=5, display_rotation=-90)
+    unmarked = video_bytes(frames=[sideways] * 10, fps=5)
+    with Scanner(make_config(tiny_model)) as scanner:
+        upright = scanner.scan(marked, name="portrait.mp4")
+        on_its_side = scanner.scan(unmarked, name="sideways.mp4")
+    finding = upright.finding("faces")
+    assert finding is not None and finding.abstained is None, finding
+    assert len(finding.evidence["tracks"]) == 1
+    assert (upright.item["width"], upright.item["height"]) == (352, 480)
+    box = finding.evidence["faces"][0]["box"]  # in the upright frame, where the face was put
+    assert box[0] < 20 + fw and box[1] < 40 + fh and box[2] > 20 and box[3] > 40
+    assert on_its_side.finding("faces").abstained == "no face found"
 
 
 def test_face_model_batches_and_normalises_as_its_json_says(tiny_model: Path) -> None:

@@ -12,6 +12,7 @@ from PIL import Image
 
 import deepscreen
 from deepscreen.banks import BankStore, NewEntry, hash_item, open_store
+from deepscreen.banks.hashing import hamming
 from deepscreen.config import ScanConfig
 from deepscreen.findings import Finding
 from deepscreen.media import decode, open_media
@@ -195,6 +196,64 @@ def test_our_frame_hashes_agree_with_the_vpdq_package(tmp_path: Path) -> None:
     assert len(ours) == len(theirs)
     for mine, other in zip(ours, theirs, strict=True):
         assert abs(mine.time_s - other.timestamp) < 0.11
+        assert bin(int(mine.hex, 16) ^ int(other.hex, 16)).count("1") <= 31
+
+
+def _frames_of(data: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def _sideways_frames() -> list[np.ndarray]:
+    upright = _frames_of(video_bytes(seconds=3.0, fps=10, width=240, height=320, seed=3))
+    return [np.ascontiguousarray(np.rot90(f, 1)) for f in upright]
+
+
+def _phone_portrait_pair() -> tuple[bytes, bytes]:
+    """The same clip twice: stored on its side with a display matrix (as phones record
+    portrait video), and re-encoded upright without one (as most re-encoders write it)."""
+    sideways = _sideways_frames()
+    return (video_bytes(frames=sideways, fps=10, display_rotation=-90),
+            video_bytes(frames=[np.ascontiguousarray(np.rot90(f, -1)) for f in sideways], fps=10))
+
+
+def test_a_rotated_video_is_hashed_as_stored_and_matched_both_ways(tmp_path: Path) -> None:
+    phone, reencoded = _phone_portrait_pair()
+    # The phone's bytes without the display matrix: the same stored pictures, not turned.
+    stored = hash_item(decode(open_media(video_bytes(frames=_sideways_frames(), fps=10))))
+    phone_hashes = hash_item(decode(open_media(phone)))
+    upright = hash_item(decode(open_media(reencoded)))
+    # Exported and banked hashes are of the pictures as stored, as Meta's vPDQ makes them
+    # (two encodes of the same pictures: a few bits apart; the upright pictures: far apart)...
+    for as_stored, other, turned in zip(phone_hashes.frames, stored.frames, upright.frames,
+                                        strict=True):
+        assert hamming(as_stored.hex, other.hex) <= 8 < 64 < hamming(as_stored.hex, turned.hex)
+    # ...and the three turned views are there for matching only.
+    assert [len(view) for view in phone_hashes.turned_frames] == [3, 3, 3]
+    assert set(phone_hashes.to_dict()) == {"kind", "sha256", "md5", "vpdq"}
+
+    # Banked upright, uploaded from the phone; banked from the phone (as a victim would hash
+    # it on their own device), uploaded as an upright re-encode. Both match, by a quarter turn.
+    for banked, query, turn in ((reencoded, phone, "rotate-90-cw"),
+                                (phone, reencoded, "rotate-90-ccw")):
+        config = ScanConfig(home=tmp_path / turn, signals=("hashes",))
+        _bank_file(config, banked)
+        finding = _hashes_finding(deepscreen.scan(query, config=config))
+        assert finding.score == 1.0, turn
+        (match,) = finding.evidence["matches"]
+        assert match["signal_type"] == "vpdq"
+        assert match["video"]["query_match_percent"] >= 80
+        assert match["dihedral_variant"] == turn
+
+
+def test_rotated_video_hashes_agree_with_the_vpdq_package(tmp_path: Path) -> None:
+    vpdq = pytest.importorskip("vpdq")
+    path = tmp_path / "phone.mp4"
+    path.write_bytes(_phone_portrait_pair()[0])
+    theirs = vpdq.computeHash(str(path), seconds_per_hash=1)
+    ours = hash_item(decode(open_media(path))).frames
+    assert len(ours) == len(theirs)
+    for mine, other in zip(ours, theirs, strict=True):
         assert bin(int(mine.hex, 16) ^ int(other.hex, 16)).count("1") <= 31
 
 

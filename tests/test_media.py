@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from deepscreen.media import Limits, decode, open_media, sniff
 
@@ -77,6 +80,43 @@ def test_decoder_threads_are_configurable_and_change_no_pixel() -> None:
     assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(one.frames, three.frames, strict=True))
     with pytest.raises(ValueError, match="decode_threads"):
         Limits(decode_threads=0)
+
+
+def test_a_photo_is_turned_upright_by_its_exif_orientation() -> None:
+    stored = np.full((96, 160, 3), 40, np.uint8)
+    stored[:32, :32] = 230  # bright block in the stored top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display", as phone cameras write it
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    item = decode(open_media(buf.getvalue()))
+    assert (item.width, item.height) == (96, 160)
+    rgb = item.frames[0].rgb
+    assert rgb.shape[:2] == (160, 96) and rgb[:24, -24:].mean() > 200  # now top-right
+
+
+@pytest.mark.parametrize(("display_rotation", "corner"), [
+    (-90, (0, -1)),  # a phone's portrait video: shown turned clockwise, top-left goes top-right
+    (90, (-1, 0)),  # turned counterclockwise: top-left goes bottom-left
+    (180, (-1, -1)),
+    (0, (0, 0)),
+])
+def test_video_frames_are_turned_upright_as_players_show_them(
+        display_rotation: int, corner: tuple[int, int]) -> None:
+    stored = np.full((96, 160, 3), 40, np.uint8)
+    stored[:32, :32] = 230  # a bright block in the stored frame's top-left corner
+    data = video_bytes(frames=[stored] * 10, fps=10, display_rotation=display_rotation)
+    item = decode(open_media(data))
+    assert item.decode_error is None
+    portrait = display_rotation in (90, -90)
+    assert (item.width, item.height) == ((96, 160) if portrait else (160, 96))
+    assert item.rotation_deg == display_rotation % 360
+    rgb = item.frames[0].rgb
+    assert rgb.shape[:2] == ((160, 96) if portrait else (96, 160))
+    rows = slice(0, 24) if corner[0] == 0 else slice(-24, None)
+    cols = slice(0, 24) if corner[1] == 0 else slice(-24, None)
+    assert rgb[rows, cols].mean() > 200  # the block is where a player shows it
+    assert rgb.mean() < 80  # and nowhere else
 
 
 def test_long_keyframe_gap_decodes_sequentially_short_gap_seeks() -> None:

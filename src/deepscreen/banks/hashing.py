@@ -41,6 +41,10 @@ PDQ_DEFAULT_THRESHOLD = 31
 DIHEDRAL_VARIANTS = ("original", "rotate-90-ccw", "rotate-180", "rotate-90-cw",
                      "flip-vertical", "flip-horizontal", "transpose", "transverse")
 
+# The quarter turns a video is also matched in (the first dihedral variants after
+# "original"), named, as for images, by the turn that brings the item to the banked video.
+VIDEO_TURNS = DIHEDRAL_VARIANTS[1:4]
+
 _HEX_LENGTH = {"sha256": 64, "md5": 32, "pdq": PDQ_HEX_LEN}
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
 
@@ -75,6 +79,13 @@ class ItemHashes:
 
     ``pdq`` and ``dihedral`` are set for still images, ``frames`` for video. ``pdq_note``
     says why no PDQ was computed (undecodable item, audio) so reports can explain it.
+
+    ``frames`` hash a video's pictures as stored, as Meta's vPDQ does, so the hashes that
+    Deepscreen exports and banks agree with partners' vPDQ lists. ``turned_frames`` hash the
+    same pictures turned by a quarter turn, a half turn and three quarters (``VIDEO_TURNS``),
+    for matching only, never banked or exported: phones store portrait video on its side
+    with a display rotation, and re-encoders usually write it upright, so the same clip can
+    be banked in one orientation and uploaded in another.
     """
 
     kind: str
@@ -84,6 +95,7 @@ class ItemHashes:
     dihedral: tuple[str, ...] = ()
     frames: tuple[FrameHash, ...] = ()
     pdq_note: str | None = None
+    turned_frames: tuple[tuple[FrameHash, ...], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The hashes as JSON-ready data (what reports and ``deepscreen hash --json`` show)."""
@@ -130,16 +142,32 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
     return PdqHash(variants[0], quality), tuple(variants)
 
 
-def frame_hashes(frames: Sequence[Frame]) -> tuple[FrameHash, ...]:
+def frame_hashes(frames: Sequence[Frame], turned_deg: int = 0) -> tuple[FrameHash, ...]:
     """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time.
 
     One hash per frame, no rotations or flips: vPDQ hashes and matches frames as they are.
+    ``turned_deg`` is how far (counterclockwise) the frames were turned after decoding
+    (``Item.rotation_deg``); it is undone first, so the hashes are of the stored pictures.
     """
-    out = []
+    return _frame_views(frames, turned_deg)[0]
+
+
+def _frame_views(frames: Sequence[Frame], turned_deg: int) -> list[tuple[FrameHash, ...]]:
+    """vPDQ of the stored pictures, then of them turned as ``VIDEO_TURNS`` name.
+
+    The stored picture is hashed exactly (it is what gets exported). The turned views come
+    from the same DCT, as for images' dihedral variants: free, and within a few bits of
+    hashing turned pixels (PDQ's downsampling of a non-square picture is not exactly
+    symmetric), well inside the matching threshold.
+    """
+    undo = -(turned_deg // 90) % 4
+    views: list[list[FrameHash]] = [[] for _ in range(1 + len(VIDEO_TURNS))]
     for frame in frames:
-        pdq = pdq_of(frame.rgb)
-        out.append(FrameHash(pdq.hex, pdq.quality, float(frame.time_s)))
-    return tuple(out)
+        stored = np.ascontiguousarray(np.rot90(frame.rgb, undo)) if undo else frame.rgb
+        variants, quality = pdq_hash_dihedral(stored)
+        for view, variant in enumerate(variants[:len(views)]):
+            views[view].append(FrameHash(variant, quality, float(frame.time_s)))
+    return [tuple(view) for view in views]
 
 
 def hash_item(item: Item) -> ItemHashes:
@@ -156,11 +184,12 @@ def hash_item(item: Item) -> ItemHashes:
         note = None if pdq.usable else (
             f"PDQ quality {pdq.quality} < {PDQ_MIN_QUALITY}: too little structure to match by PDQ")
         return ItemHashes(kind, item.sha256, item.md5, pdq=pdq, dihedral=dihedral, pdq_note=note)
-    frames = frame_hashes(item.frames)
+    frames, *turned = _frame_views(item.frames, item.rotation_deg)
     usable = sum(f.quality >= PDQ_MIN_QUALITY for f in frames)
     note = None if usable else (
         f"no frame has PDQ quality >= {PDQ_MIN_QUALITY}: the video cannot match by vPDQ")
-    return ItemHashes(kind, item.sha256, item.md5, frames=frames, pdq_note=note)
+    return ItemHashes(kind, item.sha256, item.md5, frames=frames, pdq_note=note,
+                      turned_frames=tuple(turned))
 
 
 # --- hash values as users type them ------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .cache import BankIndex, cache_root, load_bank_index, prune_cache
-from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, FrameHash, ItemHashes
+from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, VIDEO_TURNS, FrameHash, ItemHashes
 from .index import pack_pdq
 from .store import Bank, BankStore
 from .vpdq import match_videos, usable_frames
@@ -57,11 +57,11 @@ class _QueryFrames:
     packed: np.ndarray  # ``distinct`` packed for PdqIndex.search
 
     @classmethod
-    def of(cls, hashes: ItemHashes) -> _QueryFrames | None:
-        distinct = usable_frames(hashes.frames)
+    def of(cls, frames: tuple[FrameHash, ...]) -> _QueryFrames | None:
+        distinct = usable_frames(frames)
         if not distinct:
             return None
-        usable = [f for f in hashes.frames if f.quality >= PDQ_MIN_QUALITY]
+        usable = [f for f in frames if f.quality >= PDQ_MIN_QUALITY]
         return cls(usable, distinct, pack_pdq([f.hex for f in distinct]))
 
 
@@ -102,14 +102,21 @@ class BankMatcher:
     def match(self, hashes: ItemHashes) -> list[BankMatch]:
         """Every entry in every bank that the item matches, exact matches first."""
         found: list[BankMatch] = []
-        frames = _QueryFrames.of(hashes)
+        # A video's frames as stored, and turned by each quarter turn.
+        views = [(turn, query) for turn, frames in
+                 zip(("original", *VIDEO_TURNS), (hashes.frames, *hashes.turned_frames),
+                     strict=False)
+                 if (query := _QueryFrames.of(frames)) is not None]
         for index in self._current():
             found.extend(self._exact(index, hashes))
             if hashes.pdq is not None and hashes.pdq.quality >= PDQ_MIN_QUALITY:
                 found.extend(self._pdq(index, hashes))
-            if frames is not None:
-                found.extend(self._video(index, frames))
-                found.extend(self._frames_vs_images(index, frames))
+            if views:
+                turns = [turn for turn, _ in views]
+                found.extend(_best_view([self._video(index, query) for _, query in views],
+                                        turns))
+                found.extend(_best_view([self._frames_vs_images(index, query)
+                                         for _, query in views], turns))
         entries = self.store.entries_by_id([m.entry_id for m in found])
         return [BankMatch(**{**m.__dict__, "metadata": entries[m.entry_id].metadata})
                 if m.entry_id in entries else m for m in found]
@@ -190,3 +197,16 @@ class BankMatcher:
                                  distance=min(distances.values()), video=video))
         out.sort(key=lambda m: (m.distance, m.entry_id))
         return out
+
+
+def _best_view(per_view: list[list[BankMatch]], turns: list[str]) -> list[BankMatch]:
+    """One match per bank entry over the turned views of a video: the view with the most
+    frames matched, then the closest, then the least turned. The match's ``variant`` names
+    the turn, as for images."""
+    best: dict[int, tuple[tuple[float, int, int], BankMatch]] = {}
+    for order, (turn, matches) in enumerate(zip(turns, per_view, strict=True)):
+        for m in matches:
+            rank = (-(m.video or {}).get("query_match_percent", 0.0), m.distance, order)
+            if m.entry_id not in best or rank < best[m.entry_id][0]:
+                best[m.entry_id] = (rank, BankMatch(**{**m.__dict__, "variant": turn}))
+    return [m for _, m in sorted(best.values(), key=lambda pair: pair[0])]

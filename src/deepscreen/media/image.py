@@ -57,6 +57,7 @@ def decode_image(item: Item) -> None:
     except MemoryError as exc:
         raise MediaError("too-many-pixels", "image needs more memory than is available") from exc
     item.image = image
+    item.width, item.height = rgb_image.size  # as displayed: after the EXIF orientation
     item.frames = [Frame(index=0, time_s=0.0, rgb=np.asarray(rgb_image))]
 
 

@@ -84,6 +84,9 @@ class Item:
     height: int | None = None
     duration_s: float | None = None
     fps: float | None = None
+    # Video only: counterclockwise degrees (0, 90, 180, 270) that ``frames`` were turned from
+    # the stored pictures to show them as players do (the stream's display matrix).
+    rotation_deg: int = 0
     decode_info: dict[str, Any] = field(default_factory=dict)
 
     @property

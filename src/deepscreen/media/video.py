@@ -155,6 +155,7 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
             t = frame.pts * tb
             if t + half_frame >= target:
                 picked = Frame(index=len(frames), time_s=round(t, 3), rgb=_to_rgb(frame, max_side))
+                _note_orientation(item, frame)
                 break
             if decoded_frames % 64 == 0 and time.monotonic() > deadline:
                 raise MediaError("decode-timeout", "decoding the video took longer than the limit")
@@ -166,18 +167,47 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
         frames.append(picked)
         if listener is not None:
             listener.frame(picked)  # its index is final: later frames only append
-        if item.height is None or item.width is None:
-            item.height, item.width = frame.height, frame.width
     item.decode_info["frames_decoded"] = decoded_frames
     return [Frame(index=i, time_s=f.time_s, rgb=np.ascontiguousarray(f.rgb))
             for i, f in enumerate(frames)]
 
 
 def _to_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
-    """RGB pixels of a frame, scaled down (never up) so its longest side is ``max_side``."""
+    """RGB pixels of a frame as players show it (turned upright), scaled down (never up) so
+    its longest side is ``max_side``."""
     longest = max(frame.width, frame.height)
     if longest <= max_side:
-        return frame.to_ndarray(format="rgb24")
-    scale = max_side / longest
-    width, height = round(frame.width * scale) // 2 * 2, round(frame.height * scale) // 2 * 2
-    return frame.to_ndarray(format="rgb24", width=width, height=height)
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        scale = max_side / longest
+        width, height = round(frame.width * scale) // 2 * 2, round(frame.height * scale) // 2 * 2
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+    turns = quarter_turns(frame)
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Counterclockwise quarter turns (0-3) that show ``frame`` the way players do.
+
+    Phones store portrait video as landscape frames plus a display matrix that says "turn
+    this 90 degrees clockwise". Faces in the stored frames lie on their side, where the face
+    detector finds none, so frames are turned upright as FFmpeg's own player does: its
+    rotation ``theta = -av_display_rotation_get(matrix)`` is turned clockwise, which is
+    ``rotation`` (PyAV's name for av_display_rotation_get) counterclockwise. Angles that are
+    not a multiple of 90 degrees, and mirroring, are rare and left alone.
+    """
+    try:
+        angle = frame.rotation  # 0 when the frame carries no display matrix
+    except (AttributeError, ValueError):
+        return 0
+    if not angle or abs(angle - 90 * round(angle / 90)) > 2:
+        return 0
+    return round(angle / 90) % 4
+
+
+def _note_orientation(item: Item, frame: av.VideoFrame) -> None:
+    """Give the item its displayed size, and record a display rotation when there is one."""
+    turns = quarter_turns(frame)
+    item.rotation_deg = 90 * turns
+    item.width, item.height = ((frame.height, frame.width) if turns % 2
+                               else (frame.width, frame.height))
