@@ -77,3 +77,30 @@ def test_help_teaches_with_examples(tmp_path) -> None:
     result = run("scan", "--help", home=tmp_path)
     assert result.returncode == 0
     assert b"Examples" in result.stdout and b"Exit status" in result.stdout
+
+
+def test_help_prose_reflows_to_the_terminal_and_examples_keep_their_lines() -> None:
+    from deepscreen.cli import reflow
+
+    doc = """First line.
+
+    A sentence written at the source's
+    line length.
+
+    \b
+    Examples:
+      deepscreen scan a.jpg
+    """
+    assert reflow(doc) == ("First line.\n\nA sentence written at the source's line length.\n\n"
+                           "\b\nExamples:\n  deepscreen scan a.jpg")
+
+
+def test_train_help_reads_as_sentences_in_80_columns() -> None:
+    result = subprocess.run([sys.executable, "-m", "deepscreen", "train", "--help"],
+                            capture_output=True, text=True, env={"COLUMNS": "80", "PATH": ""},
+                            check=True)
+    prose = [line.strip() for line in result.stdout.splitlines()
+             if line.strip() and not line.lstrip().startswith(("deepscreen", "PYTHONPATH", "│",
+                                                               "╭", "╰", "Usage"))]
+    # A line the terminal wrapped is full; a docstring line break left in would end short.
+    assert all(len(line) > 60 or line.endswith((".", ":")) for line in prose), prose

@@ -7,6 +7,7 @@ quarantined or blocked, 2 an error (unreadable path, bad policy or config).
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
 
@@ -42,6 +43,29 @@ def _load_commands() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
+    _reflow_help(app)
+
+
+def reflow(text: str) -> str:
+    """Help text as click means it: a paragraph's single line breaks become spaces, so the
+    terminal wraps it at its own width; a paragraph that starts with \\b keeps its lines.
+
+    Typer's rich help keeps every line break of a docstring, so prose written at the
+    source's line length broke mid-sentence in an 80-column terminal.
+    """
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n"))
+                       for p in paragraphs)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        doc = command.help or inspect.getdoc(command.callback)
+        if doc:
+            command.help = reflow(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
 
 
 def main() -> None:

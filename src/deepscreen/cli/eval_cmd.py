@@ -47,7 +47,6 @@ def eval_command(
 ) -> None:
     """Score labelled media and report AUC, average precision and TPR at 1% FPR.
 
-    \b
     Levels: image and video (item scores; video: the most manipulated face track),
     video-frames (every sampled frame with a scored face). Items the signal
     abstains on (no face, too small) are counted, not scored. Each AUC has a

@@ -43,9 +43,9 @@ def hash_files(
 
     \b
     Examples:
-      deepscreen hash photo.jpg                   a table of hashes
-      deepscreen hash photos/ --csv > hashes.csv  CSV to submit or import into a bank
-      deepscreen hash clip.mp4 --json             per-frame PDQ hashes with times
+      deepscreen hash photo.jpg                     # a table of hashes
+      deepscreen hash photos/ --csv > hashes.csv    # to submit or import
+      deepscreen hash clip.mp4 --json               # per-frame PDQ with times
     """
     if json_lines and csv_out:
         typer.echo("deepscreen: error: choose one of --json and --csv", err=True)

@@ -57,10 +57,11 @@ def scan(
 
     \b
     Examples:
-      deepscreen scan photo.jpg                  a table with the verdict and its reasons
-      deepscreen scan uploads/ --json > out.jsonl   one JSON object per item
-      cat clip.mp4 | deepscreen scan -           read from standard input
-      deepscreen scan photo.jpg --policy strict.yaml --report report.html
+      deepscreen scan photo.jpg                 # verdict and reasons, as a table
+      deepscreen scan uploads/ --json > out.jsonl       # one JSON object per item
+      cat clip.mp4 | deepscreen scan -          # read from standard input
+      deepscreen scan clip.mp4 --report out.html    # faces, heatmaps, timeline
+      deepscreen scan photo.jpg --policy strict.yaml
 
     Exit status: 0 all allowed, 1 something labelled/quarantined/blocked, 2 an error.
     """

@@ -69,10 +69,10 @@ def serve(
 
     \b
     Examples:
-      deepscreen apikey create --role admin --name ops     make a first key
-      deepscreen serve                                     SQLite in the data directory
-      DEEPSCREEN_DATABASE_URL=postgresql://deepscreen@db/deepscreen deepscreen serve \\
-          --host 0.0.0.0 --port 8080
+      deepscreen apikey create --role admin --name ops    # make a first key
+      deepscreen serve                        # SQLite in the data directory
+      DEEPSCREEN_DATABASE_URL=postgresql://deepscreen@db/deepscreen \\
+          deepscreen serve --host 0.0.0.0 --port 8080
 
     Every DEEPSCREEN_* setting is described in docs/service.md.
     """

@@ -36,11 +36,13 @@ def submit(
 ) -> None:
     """Store every file in the service's database and blob folder and screen it as a job.
 
-    \b
     Uses the service's DEEPSCREEN_* environment (database URL, home, config, policy). With
     DEEPSCREEN_BROKER_URL set, jobs go to the Celery backfill queue, which workers take only
     when no upload is waiting; without it, this process runs them at a lower CPU priority.
     Either way no more than --max-in-flight jobs are pending at once.
+
+    \b
+    Example:
       deepscreen submit /archive/2019 --max-in-flight 32
     """
     from ..scan import iter_files

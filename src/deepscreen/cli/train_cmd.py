@@ -49,7 +49,24 @@ def train_command(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from the run's last.pt checkpoint.")] = False,
 ) -> None:
-    """Train the face-manipulation detector on self-blended real faces (CPU)."""
+    """Train the face-manipulation detector on self-blended real faces.
+
+    Learns from real faces only (self-blended images, Shiohara and Yamasaki 2022): each face
+    is blended into a transformed copy of itself, and the model learns to tell the blend and
+    to map where it is. The config names the data (../shared/data/faces-aaf train split,
+    real video clips), the model, the seed and a time budget; it runs on the GPU when torch
+    sees one (train.device: auto), else on the CPU.
+
+    The run folder (config out_dir) gets train.log, history.json (per epoch: loss, held-out
+    self-blend AUC), last.pt (every checkpoint_minutes and at each epoch's end) and best.pt;
+    --resume continues from last.pt with the same data order. Then package and install the
+    model (ONNX, threshold calibrated to 1% false positives on held-out real faces):
+
+    \b
+      deepscreen train --config train/config.yaml
+      deepscreen train --config train/config.yaml --resume
+      PYTHONPATH=. python -m train.package --run runs/sbi-lite0-224 --install
+    """
     import logging
 
     training = _import_training()

@@ -30,9 +30,11 @@ def worker(
 ) -> None:
     """Run scan jobs queued by the service (needs DEEPSCREEN_BROKER_URL).
 
-    \b
     Run it with the service's DEEPSCREEN_* environment (database URL, home with the blob
-    folder, config, policy) on any host that sees the same database and blob folder:
+    folder, config, policy) on any host that sees the same database and blob folder.
+
+    \b
+    Example:
       DEEPSCREEN_BROKER_URL=redis://127.0.0.1:6379/0 deepscreen worker -j 2
     """
     from ..service import celery_app
