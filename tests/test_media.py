@@ -119,6 +119,57 @@ def test_video_frames_are_turned_upright_as_players_show_them(
     assert rgb.mean() < 80  # and nowhere else
 
 
+class _Recorder:
+    """A frame listener that writes down what it was told, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, float]] = []
+
+    def frame(self, frame) -> None:  # type: ignore[no-untyped-def]
+        self.seen.append((frame.index, frame.time_s))
+
+    def restart(self) -> None:
+        self.seen.clear()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libvpx-vp9"])
+def test_parts_decoded_side_by_side_equal_one_sequential_pass(codec: str) -> None:
+    # Keyframes every second: the sampling times split into parts, each decoded by its own
+    # decoder; the frames, their times and the order the listener sees must not change.
+    container = "mp4" if codec == "libx264" else "webm"
+    data = video_bytes(container, codec, seconds=6.0, fps=10, gop=10, seed=7)
+    one = decode(open_media(data, Limits(decode_segments=1, frame_interval_s=0.5)))
+    recorder = _Recorder()
+    from deepscreen.media.video import decode_video
+
+    three = open_media(data, Limits(decode_segments=3, frame_interval_s=0.5))
+    decode_video(three, recorder)
+    assert three.decode_info["parts"] == 3 and one.decode_info["parts"] == 1
+    assert [f.time_s for f in three.frames] == [f.time_s for f in one.frames]
+    assert len(one.frames) == 12
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(one.frames, three.frames, strict=True))
+    assert recorder.seen == [(f.index, f.time_s) for f in three.frames]
+
+
+def test_a_part_that_fails_fails_the_item_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import deepscreen.media.video as video
+
+    def broken(*_: object) -> list:
+        raise ValueError("corrupt data in the second half")
+
+    monkeypatch.setattr(video, "_decode_part_alone", broken)
+    before = threading.active_count()
+    item = decode(open_media(video_bytes(seconds=4.0, fps=10, gop=10), Limits(decode_segments=2)))
+    assert item.decode_error is not None and item.decode_error.code == "decode-failed"
+    assert "corrupt data in the second half" in str(item.decode_error)
+    assert threading.active_count() == before  # no decoder thread outlives the item
+
+
 def test_long_keyframe_gap_decodes_sequentially_short_gap_seeks() -> None:
     long_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=250)))
     short_gop = decode(open_media(video_bytes(seconds=4.0, fps=25, gop=5)))

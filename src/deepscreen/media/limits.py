@@ -28,6 +28,10 @@ class Limits:
     # core. FFmpeg's own default (0: one per core, plus one) oversubscribed two cores and
     # made the 720p benchmark clip 4-8% slower end to end (BENCHMARKS.md, face speed).
     decode_threads: int = 1
+    # Parts of a video decoded at once, each from its own keyframe by its own decoder: groups
+    # of pictures do not depend on each other, so a video with several keyframes decodes on
+    # several cores even with one thread per decoder.
+    decode_segments: int = 2
     audio_sample_rate: int = 16_000
 
     def __post_init__(self) -> None:
