@@ -142,19 +142,13 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
     return PdqHash(variants[0], quality), tuple(variants)
 
 
-def frame_hashes(frames: Sequence[Frame], turned_deg: int = 0) -> tuple[FrameHash, ...]:
-    """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time.
-
-    One hash per frame, no rotations or flips: vPDQ hashes and matches frames as they are.
-    ``turned_deg`` is how far (counterclockwise) the frames were turned after decoding
-    (``Item.rotation_deg``); it is undone first, so the hashes are of the stored pictures.
-    """
-    return _frame_views(frames, turned_deg)[0]
-
-
 def _frame_views(frames: Sequence[Frame], turned_deg: int) -> list[tuple[FrameHash, ...]]:
-    """vPDQ of the stored pictures, then of them turned as ``VIDEO_TURNS`` name.
+    """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time,
+    as stored, then turned as ``VIDEO_TURNS`` name.
 
+    ``turned_deg`` is how far (counterclockwise) the frames were turned after decoding
+    (``Item.rotation_deg``); it is undone first, so the first view hashes the stored
+    pictures, one hash per frame, as vPDQ does.
     The stored picture is hashed exactly (it is what gets exported). The turned views come
     from the same DCT, as for images' dihedral variants: free, and within a few bits of
     hashing turned pixels (PDQ's downsampling of a non-square picture is not exactly

@@ -190,7 +190,6 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
         later = [pool.submit(_decode_part_alone, item, part, plan.keyframes, seeking, stop,
                              counts, i) for i, part in enumerate(parts[1:], start=1)]
         try:
-            stream.codec_context.skip_frame = "NONREF" if skip_nonref else "DEFAULT"
             for picked in _decode_times(container, stream, parts[0], plan.keyframes, seeking,
                                         stop, counts, 0):
                 emit(picked)
@@ -244,7 +243,6 @@ def _decode_part_alone(item: Item, times: list[float], keyframes: list[float],
             if packet.size:
                 stream.codec_context.decode(packet)
                 break
-        stream.codec_context.skip_frame = "NONREF" if seeking.skip_nonref else "DEFAULT"
         return list(_decode_times(container, stream, times, keyframes, seeking, stop, counts,
                                   slot))
 
@@ -254,6 +252,7 @@ def _decode_times(container: av.container.InputContainer, stream: av.video.strea
                   stop: threading.Event, counts: list[int], slot: int) -> Iterator[_Picked]:
     """The frame at (or just after) each of ``times``, in order; stops early at the end of
     the stream (its duration was overstated) or when ``stop`` is set."""
+    stream.codec_context.skip_frame = "NONREF" if seeking.skip_nonref else "DEFAULT"
     tb = seeking.time_base
     decoder = None  # live iterator positioned somewhere in the stream, or None after a seek
     current_gop_start = -1.0
@@ -274,8 +273,9 @@ def _decode_times(container: av.container.InputContainer, stream: av.video.strea
                 continue
             t = frame.pts * tb
             if t + seeking.half_frame >= target:
-                picked = _Picked(round(t, 3), _to_rgb(frame, seeking.max_side), frame.width,
-                                 frame.height, quarter_turns(frame))
+                turns = quarter_turns(frame)
+                picked = _Picked(round(t, 3), _to_rgb(frame, seeking.max_side, turns),
+                                 frame.width, frame.height, turns)
                 break
             if counts[slot] % 64 == 0 and (stop.is_set() or time.monotonic() > seeking.deadline):
                 if stop.is_set():
@@ -286,9 +286,10 @@ def _decode_times(container: av.container.InputContainer, stream: av.video.strea
         yield picked
 
 
-def _to_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
-    """RGB pixels of a frame as players show it (turned upright), scaled down (never up) so
-    its longest side is ``max_side``."""
+def _to_rgb(frame: av.VideoFrame, max_side: int, turns: int) -> np.ndarray:
+    """RGB pixels of a frame scaled down (never up) so its longest side is ``max_side``, and
+    turned ``turns`` quarter turns counterclockwise (:func:`quarter_turns`) to show it as
+    players do."""
     longest = max(frame.width, frame.height)
     if longest <= max_side:
         rgb = frame.to_ndarray(format="rgb24")
@@ -296,7 +297,6 @@ def _to_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
         scale = max_side / longest
         width, height = round(frame.width * scale) // 2 * 2, round(frame.height * scale) // 2 * 2
         rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-    turns = quarter_turns(frame)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
