@@ -315,23 +315,30 @@ def test_review_queue_filters_and_pages(service: Harness) -> None:
 
 
 def test_bad_callback_url_is_refused(service: Harness) -> None:
-    for url in ("file:///etc/passwd", "ftp://x/y", "http://user:pw@127.0.0.1/"):
+    for url in ("file:///etc/passwd", "ftp://x/y", "http://user:pw@127.0.0.1/",
+                "http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:6379/",
+                "http://0x7f000001/", "http://[::1]/", "http://10.0.0.1/"):
         response = service.upload(RANDOM_BYTES, "a.bin", callback_url=url)
         assert response.status_code == 422, url
+    with service.ctx.db.session() as session:
+        assert session.query(WebhookDelivery).count() == 0
 
 
-def test_webhook_delivery_rows_are_persisted(service: Harness) -> None:
+def test_webhook_delivery_rows_are_persisted(backend: str, tmp_path: Path) -> None:
     # Nothing listens on this port: the delivery is kept, retried and its error recorded.
-    service.upload(RANDOM_BYTES, "a.bin", callback_url="http://127.0.0.1:9/hook")
-    def attempted() -> bool:
+    with running_service(backend, tmp_path, callback_hosts=("127.0.0.1",),
+                         callback_ports=(9,)) as service:
+        service.upload(RANDOM_BYTES, "a.bin", callback_url="http://127.0.0.1:9/hook")
+
+        def attempted() -> bool:
+            with service.ctx.db.session() as session:
+                row = session.query(WebhookDelivery).one()
+                return row.attempts >= 1
+        wait_until(attempted, 15, "a delivery attempt")
         with service.ctx.db.session() as session:
             row = session.query(WebhookDelivery).one()
-            return row.attempts >= 1
-    wait_until(attempted, 15, "a delivery attempt")
-    with service.ctx.db.session() as session:
-        row = session.query(WebhookDelivery).one()
-        assert row.status == "pending" and row.last_error
-        assert json.loads(row.payload)["report"]["verdict"]["action"] == "quarantine"
+            assert row.status == "pending" and row.last_error
+            assert json.loads(row.payload)["report"]["verdict"]["action"] == "quarantine"
 
 
 def test_shared_blob_is_kept_until_the_last_job_needs_it(backend: str, tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -82,8 +83,10 @@ def test_signature_round_trip_and_replay_window() -> None:
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_callback_and_configured_webhook_are_signed_and_retried(
         backend: str, tmp_path: Path, receiver: Receiver) -> None:
+    # The receiver is on loopback: the operator allows that host (and its port) explicitly.
     with running_service(backend, tmp_path, webhook_urls=(f"{receiver.url}/all",),
-                         webhook_backoff_s=0.05, webhook_max_attempts=3) as h:
+                         webhook_backoff_s=0.05, webhook_max_attempts=3,
+                         callback_hosts=("127.0.0.1",), callback_ports=(receiver.port,)) as h:
         scan = h.upload(b"\x00not media" * 100, "x.bin",
                         callback_url=f"{receiver.url}/flaky").json()
         wait_until(lambda: len(receiver.on("/flaky")) == 2 and receiver.on("/all"), 20,

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from starlette.types import Scope
 
 from .. import __version__
 from ..banks import BankMatcher
@@ -20,12 +21,13 @@ from ..policy import Policy
 from ..store import BlobStore, Database, database_url
 from ..store.blobs import BlobError
 from . import ui
+from .admission import Admission, KeyChecker
+from .auth import DatabaseKeys
 from .banking import bank_store_for, scan_config_with_banks
 from .context import ServiceContext
 from .executors import make_executor
 from .metrics import ServiceMetrics
-from .middleware import MetricsAndAccessLog, RequestSizeLimit
-from .overload import ConcurrencyLimit
+from .middleware import MetricsAndAccessLog
 from .ratelimit import make_rate_limiter
 from .routes import admin, banks, review, scans, system
 from .screening import ScreeningService
@@ -62,13 +64,16 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
         return JSONResponse({"detail": str(exc)},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
-    # The last added runs first: metrics and the access log see every answer, the 413s and
-    # 429s included; the size limit answers before anything reads a byte of the body; the
-    # bound on uploads in flight protects the scanners.
-    app.add_middleware(ConcurrencyLimit)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_upload_bytes + (1 << 20))
+    # The last added runs first: metrics and the access log see every answer, admission's
+    # 401s, 408s, 413s and 429s included; admission decides from the headers, before any
+    # route reads a byte of the body.
+    app.add_middleware(Admission, limits=settings.admission_limits(), checker_for=_key_checker)
     app.add_middleware(MetricsAndAccessLog, metrics=metrics)
     return app
+
+
+def _key_checker(scope: Scope) -> KeyChecker:
+    return scope["app"].state.ctx.keys
 
 
 def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> ServiceContext:
@@ -83,6 +88,7 @@ def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> Service
                                  max_attempts=settings.webhook_max_attempts,
                                  backoff_s=settings.webhook_backoff_s,
                                  timeout_s=settings.webhook_timeout_s,
+                                 callback_policy=settings.callback_policy(),
                                  on_outcome=metrics.count_webhook)
     screening = ScreeningService(db, blobs, scan_config, policy, webhooks,
                                  sync_max_bytes=settings.sync_max_bytes,
@@ -95,10 +101,11 @@ def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> Service
     screening.executor = executor
     metrics.track_queue_depth(executor.depth)
     bank_store = bank_store_for(scan_config)
+    rate_limits = make_rate_limiter(settings.rate_per_s, settings.rate_burst,
+                                    settings.rate_limit_url)
     return ServiceContext(settings=settings, db=db, blobs=blobs, screening=screening,
-                          webhooks=webhooks, metrics=metrics,
-                          rate_limits=make_rate_limiter(settings.rate_per_s, settings.rate_burst,
-                                                        settings.rate_limit_url),
+                          webhooks=webhooks, metrics=metrics, rate_limits=rate_limits,
+                          keys=DatabaseKeys(db, rate_limits),
                           banks=bank_store, matcher=BankMatcher(bank_store, settings.home))
 
 

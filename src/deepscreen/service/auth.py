@@ -1,7 +1,9 @@
-"""API-key authentication, role checks and per-key rate limits as FastAPI dependencies.
+"""Role checks for the routes, over the principal that admission authenticated.
 
 Roles are ordered: submitter (scans, hash submissions) < reviewer (+ review) < admin
 (+ banks, keys, audit). A key is sent as ``Authorization: Bearer <key>`` or ``X-API-Key``.
+The key is checked, and its rate-limit token taken, by :mod:`deepscreen.service.admission`
+before the request body is read; the dependencies here only check the role.
 """
 
 from __future__ import annotations
@@ -11,37 +13,43 @@ from collections.abc import Callable
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from ..store import Database
 from ..store.keys import Principal, authenticate
-from .context import ServiceContext, get_context
-from .ratelimit import retry_after_header
+from .ratelimit import RateLimiter, retry_after_header
 
+# Declared so the OpenAPI document shows how to authenticate; admission reads the headers.
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer dsk_...")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: dsk_...")
 
 
+class DatabaseKeys:
+    """The :class:`~deepscreen.service.admission.KeyChecker` of a running service."""
+
+    def __init__(self, db: Database, rate_limits: RateLimiter) -> None:
+        self._db = db
+        self._rate_limits = rate_limits
+
+    def authenticate(self, presented: str) -> Principal | None:
+        with self._db.session() as session:
+            return authenticate(session, presented)
+
+    def take_token(self, key_id: str) -> float:
+        return self._rate_limits.take(key_id)
+
+
 def require(role: str) -> Callable[..., Principal]:
-    """A dependency that authenticates the caller, checks ``role`` and takes a rate token."""
+    """A dependency that returns the caller's principal if its role allows ``role``."""
 
     def dependency(request: Request,
-                   bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
-                   api_key: str | None = Depends(_header),
-                   ctx: ServiceContext = Depends(get_context)) -> Principal:  # noqa: B008
-        presented = bearer.credentials if bearer is not None else api_key
-        if not presented:
+                   _bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+                   _api_key: str | None = Depends(_header)) -> Principal:
+        principal = getattr(request.state, "principal", None)
+        if not isinstance(principal, Principal):  # a route outside /v1 asked for a key
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required",
                                 headers={"WWW-Authenticate": "Bearer"})
-        with ctx.db.session() as session:
-            principal = authenticate(session, presented)
-        if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "Bearer"})
-        request.state.key_id = principal.key_id
         if not principal.can(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"this needs the {role} role; the key has {principal.role}")
-        wait_s = ctx.rate_limits.take(principal.key_id)
-        if wait_s > 0:
-            raise rate_limited(wait_s, "rate limit exceeded")
         return principal
 
     return dependency

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from ..banks import BankMatcher, BankStore
 from ..store import BlobStore, Database
+from .auth import DatabaseKeys
 from .metrics import ServiceMetrics
 from .ratelimit import RateLimiter
 from .screening import ScreeningService
@@ -25,6 +26,7 @@ class ServiceContext:
     webhooks: WebhookDispatcher
     metrics: ServiceMetrics
     rate_limits: RateLimiter
+    keys: DatabaseKeys  # what admission checks presented API keys against
     banks: BankStore
     matcher: BankMatcher  # for hash look-ups; not thread-safe, hence the lock
     matcher_lock: threading.Lock = field(default_factory=threading.Lock)

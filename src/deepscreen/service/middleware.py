@@ -1,8 +1,7 @@
-"""ASGI middleware: the request size limit, and metrics plus one JSON log line per request."""
+"""ASGI middleware: metrics and one JSON log line per request (admission is its own module)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -12,59 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .metrics import ServiceMetrics
 
 log = logging.getLogger("deepscreen.service.access")
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class RequestSizeLimit:
-    """Answer 413 to a request body over ``max_bytes``, declared or streamed (chunked)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", ())).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_413(send, self.max_bytes)
-            return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_413(send, self.max_bytes)
-
-
-async def _send_413(send: Send, max_bytes: int) -> None:
-    body = json.dumps({"detail": f"request body is over the limit of {max_bytes:,} bytes"})
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body.encode()})
 
 
 class MetricsAndAccessLog:

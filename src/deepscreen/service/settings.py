@@ -14,6 +14,10 @@ from typing import Any
 
 from ..config import ScanConfig, default_home
 from ..errors import DeepscreenError
+from .admission import AdmissionLimits
+from .callbacks import CallbackPolicy
+
+MULTIPART_ALLOWANCE = 1 << 20  # form framing and fields around an upload's bytes
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,20 @@ class ServiceSettings:
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry delay; doubles each attempt
     webhook_timeout_s: float = 10.0
-    callback_hosts: tuple[str, ...] = ()  # allowed per-request callback hosts; () = any
-    submission_banks: tuple[str, ...] = ()  # banks POST /v1/hashes may fill; () = any
+    # Per-request callback URLs: () allows any host whose every address is public; a list
+    # allows only those hosts, and lets them be internal (the operator vouches for them).
+    callback_hosts: tuple[str, ...] = ()
+    callback_ports: tuple[int, ...] = (80, 443, 8080, 8443)
+    # Banks that POST /v1/hashes may propose entries for (each waits for a reviewer's
+    # approval); () = hash submissions are refused.
+    submission_banks: tuple[str, ...] = ()
+    # Admission (see service/admission.py): uploads at once, per key, requests per address,
+    # and how long a request body may take.
+    max_in_flight: int = 32
+    max_in_flight_per_key: int = 8
+    max_in_flight_per_client: int = 64
+    body_idle_timeout_s: float = 30.0
+    body_timeout_s: float = 600.0
     log_json: bool = True
 
     @property
@@ -52,6 +68,17 @@ class ServiceSettings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    def admission_limits(self) -> AdmissionLimits:
+        return AdmissionLimits(upload_max_bytes=self.max_upload_bytes + MULTIPART_ALLOWANCE,
+                               max_in_flight=self.max_in_flight,
+                               max_in_flight_per_key=self.max_in_flight_per_key,
+                               max_in_flight_per_client=self.max_in_flight_per_client,
+                               body_idle_timeout_s=self.body_idle_timeout_s,
+                               body_timeout_s=self.body_timeout_s)
+
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy(allowed_hosts=self.callback_hosts, ports=self.callback_ports)
 
     def scan_config(self) -> ScanConfig:
         return ScanConfig.load(self.config, home=self.home)
@@ -98,6 +125,8 @@ def _parse(name: str, annotation: Any, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind.startswith("tuple[int"):
+            return tuple(int(part) for part in raw.split(",") if part.strip())
         if kind.startswith("tuple"):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         return raw

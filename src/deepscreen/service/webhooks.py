@@ -6,7 +6,9 @@ Unix time of sending. Receivers check both (see :func:`verify_signature`): the t
 bounds how long a captured request can be replayed.
 
 These deliveries are the only requests the service makes; it never fetches a URL a caller
-names for any other purpose.
+names for any other purpose. A caller's ``callback_url`` goes only to public addresses, checked
+again at each delivery (see :mod:`deepscreen.service.callbacks`); the operator's configured
+webhook URLs are trusted as they are.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import DeepscreenError
 from ..store import Database
 from ..store.models import Scan, WebhookDelivery, utcnow
+from .callbacks import CallbackPolicy, CallbackURLError, PinnedTransport
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,6 @@ TIMESTAMP_HEADER = "X-Deepscreen-Timestamp"
 EVENT_HEADER = "X-Deepscreen-Event"
 DELIVERY_HEADER = "X-Deepscreen-Delivery"
 DEFAULT_TOLERANCE_S = 300
-
-
-class CallbackURLError(DeepscreenError):
-    """A callback URL the service will not deliver to."""
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -63,18 +61,6 @@ def verify_signature(secret: str, body: bytes, timestamp: str | None, signature:
     return hmac.compare_digest(sign(secret, sent, body), signature)
 
 
-def check_callback_url(url: str, allowed_hosts: tuple[str, ...] = ()) -> str:
-    """Accept only absolute http(s) URLs, and only allowed hosts when a list is configured."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackURLError(f"callback URL must be an absolute http(s) URL, got {url!r}")
-    if parts.username or parts.password:
-        raise CallbackURLError("callback URL must not carry credentials")
-    if allowed_hosts and parts.hostname not in allowed_hosts:
-        raise CallbackURLError(f"callback host {parts.hostname!r} is not in the allowed list")
-    return url
-
-
 def payload_for(scan: Scan, report: dict[str, Any] | None) -> str:
     return json.dumps({"event": "scan.completed", "scan_id": scan.id, "status": scan.status,
                        "verdict": scan.verdict, "report": report},
@@ -86,9 +72,10 @@ class WebhookDispatcher:
 
     def __init__(self, db: Database, secret: str, urls: tuple[str, ...] = (),
                  max_attempts: int = 8, backoff_s: float = 2.0, timeout_s: float = 10.0,
-                 poll_s: float = 1.0,
+                 poll_s: float = 1.0, callback_policy: CallbackPolicy | None = None,
                  on_outcome: Callable[[str], None] | None = None) -> None:
         self._db = db
+        self.callback_policy = callback_policy or CallbackPolicy()
         self._secret = secret
         self._urls = urls
         self._max_attempts = max_attempts
@@ -127,10 +114,10 @@ class WebhookDispatcher:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self._timeout_s, follow_redirects=False) as client:
+        with self.clients() as clients:
             while not self._stop.is_set():
                 try:
-                    sent = self.deliver_due(client)
+                    sent = self.deliver_due(clients)
                 except Exception:  # a database hiccup must not end deliveries for good
                     log.exception("webhook delivery pass failed")
                     sent = 0
@@ -138,7 +125,14 @@ class WebhookDispatcher:
                     self._wake.wait(self._poll_s)
                     self._wake.clear()
 
-    def deliver_due(self, client: httpx.Client, limit: int = 20) -> int:
+    def clients(self) -> DeliveryClients:
+        """The HTTP clients deliveries go through (close them when done)."""
+        return DeliveryClients(
+            configured=httpx.Client(timeout=self._timeout_s, follow_redirects=False),
+            callbacks=httpx.Client(timeout=self._timeout_s, follow_redirects=False,
+                                   transport=PinnedTransport(self.callback_policy)))
+
+    def deliver_due(self, clients: DeliveryClients, limit: int = 20) -> int:
         """Send deliveries whose time has come; returns how many were attempted."""
         now = utcnow()
         lease = now + timedelta(seconds=self._timeout_s * 3)
@@ -153,12 +147,14 @@ class WebhookDispatcher:
                 delivery.next_attempt_at = lease
             claimed = [(d.id, d.url, d.event, d.payload, d.attempts) for d in due]
         for delivery_id, url, event, payload, attempts in claimed:
-            status_code, error = self._send(client, delivery_id, url, event, payload)
-            self._record(delivery_id, attempts + 1, status_code, error)
+            client = clients.configured if url in self._urls else clients.callbacks
+            status_code, error, final = self._send(client, delivery_id, url, event, payload)
+            self._record(delivery_id, attempts + 1, status_code, error, final)
         return len(claimed)
 
     def _send(self, client: httpx.Client, delivery_id: int, url: str, event: str,
-              payload: str) -> tuple[int | None, str | None]:
+              payload: str) -> tuple[int | None, str | None, bool]:
+        """Status code, error and whether the error is final (never worth a retry)."""
         body = payload.encode()
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
@@ -166,14 +162,16 @@ class WebhookDispatcher:
                    DELIVERY_HEADER: str(delivery_id), "User-Agent": "deepscreen-webhooks"}
         try:
             response = client.post(url, content=body, headers=headers)
+        except CallbackURLError as exc:  # the host now resolves somewhere it may not go
+            return None, f"refused: {exc}", True
         except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, f"{type(exc).__name__}: {exc}", False
         if 200 <= response.status_code < 300:
-            return response.status_code, None
-        return response.status_code, f"HTTP {response.status_code}"
+            return response.status_code, None, False
+        return response.status_code, f"HTTP {response.status_code}", False
 
     def _record(self, delivery_id: int, attempts: int, status_code: int | None,
-                error: str | None) -> None:
+                error: str | None, final: bool = False) -> None:
         with self._db.session() as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             if delivery is None:
@@ -185,7 +183,7 @@ class WebhookDispatcher:
                 delivery.status = "delivered"
                 delivery.delivered_at = utcnow()
                 self._on_outcome("delivered")
-            elif attempts >= self._max_attempts:
+            elif final or attempts >= self._max_attempts:
                 delivery.status = "failed"
                 self._on_outcome("failed")
                 log.warning("webhook %s to %s failed for good: %s", delivery_id,
@@ -194,3 +192,18 @@ class WebhookDispatcher:
                 delay = self._backoff_s * (2 ** (attempts - 1))
                 delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 self._on_outcome("retry")
+
+
+@dataclass
+class DeliveryClients:
+    """One client for the operator's webhooks, one pinned to checked addresses for callbacks."""
+
+    configured: httpx.Client
+    callbacks: httpx.Client
+
+    def __enter__(self) -> DeliveryClients:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.configured.close()
+        self.callbacks.close()

@@ -14,10 +14,10 @@ from ...store.blobs import BlobError
 from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
 from ..auth import Submitter, rate_limited
+from ..callbacks import CallbackURLError
 from ..context import ServiceContext, get_context
 from ..schemas import BatchOut, ScanOut
 from ..screening import Submission, UploadTooLarge
-from ..webhooks import CallbackURLError, check_callback_url
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/scans", tags=["scans"])
@@ -143,7 +143,7 @@ def _check_sizes(files: list[UploadFile], ctx: ServiceContext) -> None:
 def _check_callback(callback_url: str | None, ctx: ServiceContext) -> None:
     if callback_url:
         try:
-            check_callback_url(callback_url, ctx.settings.callback_hosts)
+            ctx.webhooks.callback_policy.check(callback_url)
         except CallbackURLError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
