@@ -14,6 +14,7 @@ pytest.importorskip("fastapi")
 
 from PIL import Image
 
+from deepscreen.store import keys as api_keys
 from deepscreen.store.models import WebhookDelivery
 from service_harness import Harness, running_service, wait_until
 
@@ -231,18 +232,78 @@ def test_banks_over_http(service: Harness) -> None:
     assert {"bank.create", "bank.add", "bank.export", "bank.import"} <= actions
 
 
-def test_hash_only_submission_blocks_later_uploads(service: Harness) -> None:
+def test_hash_submissions_are_off_by_default(service: Harness) -> None:
     service.client.post("/v1/banks", headers=service.headers("admin"), json={"name": "ncii"})
-    photo = image_bytes("JPEG", seed=11)
-    submitted = service.client.post("/v1/hashes", headers=service.headers("submitter"), json={
-        "bank": "ncii", "reference": "case-42",
-        "hashes": [{"signal_type": "sha256", "value": hashlib.sha256(photo).hexdigest()}]})
-    assert submitted.status_code == 201 and submitted.json()["added"] == 1
-    body = service.upload(photo, "photo.jpg").json()
-    assert body["verdict"] == "block" and "bank:ncii" in body["labels"]
-    assert body["quarantined"]  # blocked items are kept for review, like quarantined ones
-    event = next(e for e in _audit(service) if e["action"] == "hashes.submit")
-    assert event["actor"] == "platform-upload" and event["details"]["reference"] == "case-42"
+    refused = service.client.post("/v1/hashes", headers=service.headers("submitter"), json={
+        "bank": "ncii", "hashes": [{"signal_type": "sha256", "value": "0" * 64}]})
+    assert refused.status_code == 403 and "not enabled" in refused.json()["detail"]
+
+
+def test_hash_submission_waits_for_a_reviewer_then_blocks_uploads(backend: str,
+                                                                  tmp_path: Path) -> None:
+    with running_service(backend, tmp_path, submission_banks=("ncii",)) as h:
+        for name in ("ncii", "partner"):
+            h.client.post("/v1/banks", headers=h.headers("admin"), json={"name": name})
+        photo = image_bytes("JPEG", seed=11)
+        proposal = {"bank": "ncii", "reference": "case-42",
+                    "hashes": [{"signal_type": "sha256", "value": hashlib.sha256(photo).hexdigest()}]}
+        submitted = h.client.post("/v1/hashes", headers=h.headers("submitter"), json=proposal)
+        assert submitted.status_code == 202 and submitted.json()["state"] == "pending"
+        other_bank = h.client.post("/v1/hashes", headers=h.headers("submitter"),
+                                   json={**proposal, "bank": "partner"})
+        assert other_bank.status_code == 403  # only the banks the operator opened
+        malformed = h.client.post("/v1/hashes", headers=h.headers("submitter"), json={
+            **proposal, "hashes": [{"signal_type": "pdq", "value": "zz"}]})
+        assert malformed.status_code == 422
+        # Pending: nothing is banked, the upload goes through.
+        assert h.upload(photo, "photo.jpg").json()["verdict"] == "allow"
+        submission_id = submitted.json()["id"]
+        queue = h.client.get("/v1/hashes/submissions", headers=h.headers("reviewer")).json()
+        assert [s["id"] for s in queue["submissions"]] == [submission_id]
+        decide = f"/v1/hashes/submissions/{submission_id}"
+        by_submitter = h.client.post(decide, headers=h.headers("submitter"),
+                                     json={"decision": "approve", "reason": "mine"})
+        assert by_submitter.status_code == 403  # a submitter cannot approve its own proposal
+        approved = h.client.post(decide, headers=h.headers("reviewer"),
+                                 json={"decision": "approve", "reason": "victim's own photo"})
+        assert approved.status_code == 200
+        assert approved.json()["state"] == "approved" and approved.json()["added"] == 1
+        again = h.client.post(decide, headers=h.headers("reviewer"),
+                              json={"decision": "reject", "reason": "twice"})
+        assert again.status_code == 422 and "already approved" in again.json()["detail"]
+        status = h.client.get(decide, headers=h.headers("submitter")).json()
+        assert status["state"] == "approved" and status["decided_by"] == "ann"
+        body = h.upload(photo, "photo.jpg").json()
+        assert body["verdict"] == "block" and "bank:ncii" in body["labels"]
+        entry = next(h.ctx.banks.entries("ncii"))
+        assert entry.metadata["submitted_by"] == "platform-upload"
+        assert entry.metadata["approved_by"] == "ann"
+        assert entry.metadata["reference"] == "case-42"
+        events = {e["action"]: e for e in _audit(h)}
+        assert events["hashes.submit"]["actor"] == "platform-upload"
+        assert events["hashes.submit"]["details"]["key_id"] == h.keys["submitter"].split("_")[1]
+        assert events["hashes.approve"]["actor"] == "ann"
+        assert events["hashes.approve"]["details"]["submitted_by"] == "platform-upload"
+
+
+def test_a_submitter_sees_only_its_own_scans_and_submissions(backend: str,
+                                                             tmp_path: Path) -> None:
+    with running_service(backend, tmp_path, submission_banks=("ncii",)) as h:
+        with h.ctx.db.session() as session:
+            other_key, _ = api_keys.create_key(session, "other-platform", "submitter", "test")
+        other = {"Authorization": f"Bearer {other_key}"}
+        scan_id = h.upload(RANDOM_BYTES, "a.bin").json()["id"]
+        assert h.client.get(f"/v1/scans/{scan_id}", headers=h.headers("submitter")
+                            ).status_code == 200
+        assert h.client.get(f"/v1/scans/{scan_id}", headers=other).status_code == 404
+        assert h.client.get(f"/v1/scans/{scan_id}", headers=h.headers("reviewer")
+                            ).status_code == 200
+        h.client.post("/v1/banks", headers=h.headers("admin"), json={"name": "ncii"})
+        proposal = h.client.post("/v1/hashes", headers=h.headers("submitter"), json={
+            "bank": "ncii", "hashes": [{"signal_type": "md5", "value": "0" * 32}]}).json()
+        path = f"/v1/hashes/submissions/{proposal['id']}"
+        assert h.client.get(path, headers=other).status_code == 404
+        assert h.client.get("/v1/hashes/submissions", headers=other).json()["total"] == 0
 
 
 def test_request_size_limit_answers_413(backend: str, tmp_path: Path) -> None:
@@ -378,3 +439,13 @@ def test_bad_uploads_get_clear_answers(service: Harness) -> None:
     bad_decision = service.client.post("/v1/review/nope", headers=service.headers("reviewer"),
                                        json={"decision": "delete", "reason": "x"})
     assert bad_decision.status_code == 422
+
+
+def test_a_failed_decode_never_shows_where_the_service_keeps_files(service: Harness) -> None:
+    data = video_bytes()
+    scan_id = service.upload(data[:4000], "holiday.mp4").json()["id"]  # cut short: a job
+    body = service.wait_done(scan_id)
+    assert body["verdict"] == "quarantine"
+    text = json.dumps(body)
+    assert str(service.ctx.blobs.root) not in text
+    assert "holiday.mp4" in body["report"]["verdict"]["reasons"][0]["reason"]

@@ -23,7 +23,7 @@ runner = CliRunner()
 def test_apikey_lifecycle_and_db_upgrade(tmp_path: Path) -> None:
     home = ["--home", str(tmp_path)]
     upgraded = runner.invoke(app, ["db", "upgrade", *home])
-    assert upgraded.exit_code == 0 and "revision 0002" in upgraded.output
+    assert upgraded.exit_code == 0 and "revision 0003" in upgraded.output
     created = runner.invoke(app, ["apikey", "create", "--role", "reviewer", "--name", "ann",
                                   *home])
     assert created.exit_code == 0, created.output

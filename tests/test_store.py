@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,15 +204,30 @@ def test_blob_store_refuses_oversized_stream_and_keeps_nothing(tmp_path: Path) -
     assert list((tmp_path / "blobs" / "incoming").iterdir()) == []
 
 
-def test_clean_incoming_removes_only_old_partial_uploads(tmp_path: Path) -> None:
+def test_clean_incoming_removes_every_abandoned_upload_but_not_one_being_written(
+        tmp_path: Path) -> None:
+    import io
+
     blobs = BlobStore(tmp_path / "blobs")
-    old = tmp_path / "blobs" / "incoming" / "upload-old.part"
-    fresh = tmp_path / "blobs" / "incoming" / "upload-new.part"
-    old.write_bytes(b"partial")
-    fresh.write_bytes(b"partial")
-    os.utime(old, (1, 1))
+    incoming = tmp_path / "blobs" / "incoming"
+    crashed = incoming / "upload-crashed.part"  # left by a process that died: no lock
+    crashed.write_bytes(b"partial")  # brand new: age does not matter
+    live = blobs.stage(io.BytesIO(b"being written"))  # holds its lock until commit
     assert blobs.clean_incoming() == 1
-    assert fresh.exists() and not old.exists()
+    assert not crashed.exists()
+    assert len(list(incoming.iterdir())) == 1  # the live upload's file is untouched
+    stored = live.commit()
+    assert blobs.exists(stored.key) and list(incoming.iterdir()) == []
+    assert blobs.clean_incoming() == 0
+
+
+def test_sqlite_database_is_created_private(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'service.sqlite'}")
+    db.upgrade()
+    assert (tmp_path / "service.sqlite").stat().st_mode & 0o777 == 0o600
+    for extra in tmp_path.glob("service.sqlite-*"):  # WAL and shared-memory files
+        assert extra.stat().st_mode & 0o777 == 0o600, extra
+    db.dispose()
 
 
 def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) -> None:
@@ -226,7 +240,7 @@ def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) ->
     banks.close()
     db = Database(url)
     db.upgrade()
-    assert current_revision(db.engine) == "0002"
+    assert current_revision(db.engine) == "0003"
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM bank_entries")).scalar() == 1
     db.dispose()

@@ -92,6 +92,21 @@ def test_revoking_the_key_ends_its_session(service: Harness) -> None:
     assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
 
 
+def test_logout_ends_the_session_on_the_server(service: Harness) -> None:
+    csrf = _login(service)
+    copied = service.client.cookies.get("deepscreen_ui", path="/ui")
+    assert copied
+    answer = service.client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/login"
+    # Someone who copied the cookie before the logout is locked out too.
+    service.client.cookies.set("deepscreen_ui", copied, path="/ui")
+    assert service.client.get("/ui/queue", follow_redirects=False).status_code == 303
+    with service.ctx.db.session() as session:
+        from deepscreen.store.models import UISessionRow
+        (row,) = session.query(UISessionRow).all()
+        assert row.ended_at is not None
+
+
 def test_queue_and_item_escape_attacker_controlled_names(service: Harness) -> None:
     scan_id = _quarantined(service, HOSTILE_NAME, b"\x00junk that is no media" * 50)
     _login(service)

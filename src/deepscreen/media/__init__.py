@@ -30,12 +30,19 @@ def open_media(source: Source, limits: Limits | None = None, name: str | None = 
     Nothing is decoded yet. An item over ``limits.max_bytes`` still opens, with a
     ``too-large`` decode error, so it gets a verdict instead of an exception.
     Raises ``MediaError('unreadable', ...)`` only when there is nothing to read.
+
+    ``name`` is what reports call the item; for a path it replaces the path everywhere,
+    decoders' messages included (a service scanning a stored upload shows the upload's
+    name, never where it keeps it).
     """
     limits = limits or Limits()
     if isinstance(source, bytes | bytearray | memoryview):
         return _from_bytes(bytes(source), name or "<bytes>", limits)
     if isinstance(source, str | os.PathLike):
-        return _from_path(Path(source), limits)
+        item = _from_path(Path(source), limits)
+        if name is not None:
+            item.source = name
+        return item
     return _from_stream(source, name or getattr(source, "name", None) or "<stream>", limits)
 
 
@@ -121,17 +128,24 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
         else:
             decoder(item)
     except MediaError as exc:
-        item.decode_error = exc
+        item.decode_error = _named(exc, item)
     except RecursionError as exc:
         item.decode_error = MediaError("decode-failed", f"container nesting too deep: {exc}")
     except Exception as exc:
         # Decoders are large C libraries fed hostile input; whatever escapes them, the item
         # still gets a verdict. Logged, because it points at a gap in the decoders' handling.
         log.warning("unexpected %s decoding %s: %s", type(exc).__name__, item.source, exc)
-        item.decode_error = MediaError("decode-failed",
-                                       f"cannot decode: {type(exc).__name__}: {exc}")
+        item.decode_error = _named(MediaError("decode-failed",
+                                              f"cannot decode: {type(exc).__name__}: {exc}"), item)
     finally:
         item.decoded = True
         if listener is not None:
             listener.close()
     return item
+
+
+def _named(error: MediaError, item: Item) -> MediaError:
+    """``error`` with the item's file path (which decoders quote) replaced by its name."""
+    if item.path is None or str(item.path) == item.source or str(item.path) not in str(error):
+        return error
+    return MediaError(error.code, str(error).replace(str(item.path), item.source))

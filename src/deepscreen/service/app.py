@@ -29,6 +29,7 @@ from .executors import make_executor
 from .metrics import ServiceMetrics
 from .middleware import MetricsAndAccessLog
 from .ratelimit import make_rate_limiter
+from .reviewing import HashSubmissions, NotAllowed, NotFound
 from .routes import admin, banks, review, scans, system
 from .screening import ScreeningService
 from .settings import ServiceSettings
@@ -58,6 +59,14 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
         log.error("blob storage failed: %s", exc)
         return JSONResponse({"detail": f"storage unavailable: {exc}"},
                             status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(_request: Request, exc: NotAllowed) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
 
     @app.exception_handler(DeepscreenError)
     async def refused(_request: Request, exc: DeepscreenError) -> JSONResponse:
@@ -106,7 +115,9 @@ def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> Service
     return ServiceContext(settings=settings, db=db, blobs=blobs, screening=screening,
                           webhooks=webhooks, metrics=metrics, rate_limits=rate_limits,
                           keys=DatabaseKeys(db, rate_limits),
-                          banks=bank_store, matcher=BankMatcher(bank_store, settings.home))
+                          banks=bank_store, matcher=BankMatcher(bank_store, settings.home),
+                          hash_submissions=HashSubmissions(db, bank_store,
+                                                           settings.submission_banks))
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ from ..store import BlobStore, Database
 from .auth import DatabaseKeys
 from .metrics import ServiceMetrics
 from .ratelimit import RateLimiter
+from .reviewing import HashSubmissions
 from .screening import ScreeningService
 from .settings import ServiceSettings
 from .webhooks import WebhookDispatcher
@@ -29,6 +30,7 @@ class ServiceContext:
     keys: DatabaseKeys  # what admission checks presented API keys against
     banks: BankStore
     matcher: BankMatcher  # for hash look-ups; not thread-safe, hence the lock
+    hash_submissions: HashSubmissions
     matcher_lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -118,7 +118,8 @@ class ScreeningService:
     # --- uploads ---------------------------------------------------------------------------
 
     def submit(self, stream: BinaryIO, filename: str, size: int | None, submitted_by: str,
-               callback_url: str | None = None, as_job: bool = False) -> Submission:
+               callback_url: str | None = None, as_job: bool = False,
+               submitted_key_id: str | None = None) -> Submission:
         """Screen an upload now (small images) or store it and queue a job (always a job
         with ``as_job``: a batch is answered once every file is stored, not scanned)."""
         head = stream.read(SNIFF_BYTES)
@@ -126,8 +127,10 @@ class ScreeningService:
         kind = sniff(head).kind if head else "unknown"
         size = self.check_size(stream, size)
         if as_job or kind in ASYNC_KINDS or size > self.sync_max_bytes:
-            return self._accept_job(stream, filename, kind, submitted_by, callback_url)
-        return self._scan_now(stream.read(), filename, submitted_by, callback_url)
+            return self._accept_job(stream, filename, kind, submitted_by, callback_url,
+                                    submitted_key_id)
+        return self._scan_now(stream.read(), filename, submitted_by, callback_url,
+                              submitted_key_id)
 
     def check_size(self, stream: BinaryIO, size: int | None) -> int:
         """The upload's size (measured when the client did not declare it); raises
@@ -142,7 +145,7 @@ class ScreeningService:
         return size
 
     def _scan_now(self, data: bytes, filename: str, submitted_by: str,
-                  callback_url: str | None) -> Submission:
+                  callback_url: str | None, submitted_key_id: str | None) -> Submission:
         with self.scanners.scanner() as scanner:
             report = report_document(scanner.scan(data, name=filename))
         action = report["verdict"]["action"]
@@ -155,6 +158,7 @@ class ScreeningService:
                                     md5=report["item"]["md5"], source_name=filename,
                                     kind=report["item"]["kind"], size=len(data),
                                     status="pending", submitted_by=submitted_by,
+                                    submitted_key_id=submitted_key_id,
                                     blob_key=staged.blob.key if staged else None,
                                     callback_url=callback_url)
                 entry = rec.complete_scan(session, scan, report)
@@ -173,7 +177,7 @@ class ScreeningService:
                           quarantined=entry is not None)
 
     def _accept_job(self, stream: BinaryIO, filename: str, kind: str, submitted_by: str,
-                    callback_url: str | None) -> Submission:
+                    callback_url: str | None, submitted_key_id: str | None) -> Submission:
         try:
             staged = self.blobs.stage(stream, max_bytes=self.max_upload_bytes)
         except BlobError as exc:
@@ -187,6 +191,7 @@ class ScreeningService:
                 scan = rec.add_scan(session, sha256=blob.key, md5=blob.md5,
                                     source_name=filename, kind=kind, size=blob.size,
                                     status="pending", submitted_by=submitted_by,
+                                    submitted_key_id=submitted_key_id,
                                     blob_key=blob.key, callback_url=callback_url)
                 staged.commit()
         finally:
@@ -215,12 +220,14 @@ class ScreeningService:
         try:
             if blob_key is None:
                 raise DeepscreenError("the scan's blob key is missing")
-            report = report_document(scanner.scan(self.blobs.path(blob_key)))
+            blob_path = self.blobs.path(blob_key)
+            report = report_document(scanner.scan(blob_path, name=name))
         except Exception as exc:
             log.exception("scan %s failed", scan_id)
-            self._fail(scan_id, f"{type(exc).__name__}: {exc}")
+            # Clients see the error: never where the service keeps its files.
+            self._fail(scan_id, f"{type(exc).__name__}: {exc}".replace(str(self.blobs.root),
+                                                                        "<storage>"))
             return
-        report["item"]["source"] = name  # the upload's name, not the blob's path
         with self.db.session() as session:
             rec.lock_blob(session, blob_key)
             scan = session.get(Scan, scan_id)

@@ -124,7 +124,7 @@ def login(ctx: Context, request: Request, api_key: Annotated[str, Form(max_lengt
                               f"the review UI needs {REQUIRED_ROLE}.")
         audit.record(session, principal.name, "review.login", f"apikey:{principal.key_id}",
                      {"via": "ui"})
-    cookie, _csrf = signer.new_session(principal)
+        cookie, _csrf = signer.new_session(principal, session)
     response = RedirectResponse(f"{PREFIX}/queue", status_code=status.HTTP_303_SEE_OTHER,
                                 headers=SECURITY_HEADERS)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
@@ -134,9 +134,15 @@ def login(ctx: Context, request: Request, api_key: Annotated[str, Form(max_lengt
 
 
 @router.post("/logout")
-def logout(reviewer: Reviewer, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(ctx: Context, reviewer: Reviewer, csrf: Annotated[str, Form(max_length=200)] = ""
+           ) -> Response:
+    """End the session on the server (a copied cookie stops working too) and in the browser."""
     if not reviewer.csrf_ok(csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "bad or missing form token")
+    with ctx.db.session() as session:
+        SessionSigner.end(reviewer.session_id, session)
+        audit.record(session, reviewer.principal.name, "review.logout",
+                     f"apikey:{reviewer.principal.key_id}", {"via": "ui"})
     response = RedirectResponse(f"{PREFIX}/login", status_code=status.HTTP_303_SEE_OTHER,
                                 headers=SECURITY_HEADERS)
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)

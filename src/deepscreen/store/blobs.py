@@ -8,6 +8,7 @@ acknowledges an upload after it can promise the bytes are on disk.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -38,18 +39,31 @@ class StoredBlob:
 
 
 class StagedBlob:
-    """An upload written and fsynced but not yet under its content address."""
+    """An upload written and fsynced but not yet under its content address.
 
-    def __init__(self, store: BlobStore, tmp: Path, blob: StoredBlob) -> None:
-        self._store, self._tmp, self.blob = store, tmp, blob
+    It holds the lock on its temporary file until it is committed or discarded, so a
+    process starting beside it (:meth:`BlobStore.clean_incoming`) leaves it alone.
+    """
+
+    def __init__(self, store: BlobStore, tmp: Path, blob: StoredBlob, lock_fd: int) -> None:
+        self._store, self._tmp, self.blob, self._lock_fd = store, tmp, blob, lock_fd
 
     def commit(self) -> StoredBlob:
         """Rename into place and fsync the folders: from here on the blob survives a crash."""
-        self._store._commit(self._tmp, self.blob.key)
+        try:
+            self._store._commit(self._tmp, self.blob.key)
+        finally:
+            self._release()
         return self.blob
 
     def discard(self) -> None:
         self._tmp.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
 
 class BlobStore:
@@ -87,6 +101,11 @@ class BlobStore:
         size, head = 0, b""
         fd, tmp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-", suffix=".part")
         tmp = Path(tmp_name)
+        # A second descriptor holds an exclusive lock for the file's whole life as a partial
+        # upload: a lock dies with its process, so a locked .part is being written right now
+        # and an unlocked one was left by a crash.
+        lock_fd = os.open(tmp, os.O_RDONLY)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(_CHUNK):
@@ -102,12 +121,14 @@ class BlobStore:
                 os.fsync(out.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
             raise BlobError(f"cannot store blob: {exc.strerror or exc}") from exc
         except BaseException:
             tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
             raise
         blob = StoredBlob(key=sha256.hexdigest(), md5=md5.hexdigest(), size=size, head=head)
-        return StagedBlob(self, tmp, blob)
+        return StagedBlob(self, tmp, blob, lock_fd)
 
     def _commit(self, tmp: Path, key: str) -> None:
         final = self.path(key)
@@ -142,23 +163,24 @@ class BlobStore:
         """Every stored key (for consistency checks; walks the whole tree)."""
         return sorted(p.name for p in self.root.glob("??/??/*") if _KEY.match(p.name))
 
-    def clean_incoming(self, older_than_s: float = 3600.0) -> int:
-        """Delete partial uploads a crash left behind; never acknowledged, so never needed.
-
-        Only files older than ``older_than_s`` go: another process sharing this folder may
-        be writing a fresh one right now.
-        """
-        import time
-
+    def clean_incoming(self) -> int:
+        """Delete partial uploads a crash left behind (never acknowledged, so never needed),
+        whatever their age; returns how many. A partial upload that another process sharing
+        this folder is writing right now holds its lock and is left alone."""
         removed = 0
-        cutoff = time.time() - older_than_s
         for leftover in self._incoming.glob("upload-*.part"):
             try:
-                if leftover.stat().st_mtime < cutoff:
-                    leftover.unlink()
-                    removed += 1
+                fd = os.open(leftover, os.O_RDONLY)
             except FileNotFoundError:
                 continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                leftover.unlink(missing_ok=True)
+                removed += 1
+            except BlockingIOError:
+                pass  # a live writer holds it
+            finally:
+                os.close(fd)
         return removed
 
 

@@ -40,6 +40,7 @@ QUARANTINE_STATES = ("held", "released", "confirmed", "escalated")
 DECISIONS = ("release", "confirm", "escalate")
 ROLES = ("submitter", "reviewer", "admin")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
+SUBMISSION_STATES = ("pending", "approved", "rejected")
 
 
 def utcnow() -> datetime:
@@ -98,6 +99,8 @@ class Scan(Base):
     blob_key: Mapped[str | None] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[str | None] = mapped_column(String(64))
+    # The key that submitted it: a submitter sees only its own scans (None before 0003).
+    submitted_key_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -178,3 +181,41 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HashSubmission(Base):
+    """Hashes a submitter proposed for a bank (``POST /v1/hashes``), waiting for a reviewer.
+
+    Nothing reaches the bank until a reviewer approves: a submitter key alone cannot get
+    content blocked for everyone.
+    """
+
+    __tablename__ = "hash_submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bank: Mapped[str] = mapped_column(String(64), index=True)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(128))
+    submitted_key_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_key_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    added: Mapped[int | None] = mapped_column(Integer)  # entries the bank took on approval
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UISessionRow(Base):
+    """A review-UI login; its cookie names it, and logging out ends it here, not only in
+    the browser (a copied cookie stops working)."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -52,12 +52,14 @@ def decode_labels(encoded: str) -> list[str]:
 
 def add_scan(session: Session, *, sha256: str, md5: str | None, source_name: str, kind: str,
              size: int, status: str, submitted_by: str | None, blob_key: str | None = None,
-             callback_url: str | None = None, scan_id: str | None = None) -> Scan:
+             callback_url: str | None = None, scan_id: str | None = None,
+             submitted_key_id: str | None = None) -> Scan:
     """A new scan row (pending: its blob must already be durable in the blob store)."""
     now = utcnow()
     scan = Scan(id=scan_id or new_id(), sha256=sha256, md5=md5, source_name=source_name[:512],
                 kind=kind, size=size, status=status, labels="", blob_key=blob_key,
-                callback_url=callback_url, submitted_by=submitted_by, attempts=0,
+                callback_url=callback_url, submitted_by=submitted_by,
+                submitted_key_id=submitted_key_id, attempts=0,
                 created_at=now, updated_at=now)
     session.add(scan)
     session.flush()  # no ORM relationship orders the inserts, so rows that refer to it wait

@@ -16,9 +16,11 @@ from ...banks.csvio import read_entries, write_entries
 from ...errors import BankError
 from ...store import audit
 from ...store.keys import Principal
-from ..auth import Admin, Submitter
+from ...store.models import HashSubmission
+from ..auth import Admin, Reviewer, Submitter
 from ..context import ServiceContext, get_context
 from ..lookup import lookup_hash
+from ..reviewing import ProposedHash
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 Context = Annotated[ServiceContext, Depends(get_context)]
@@ -187,41 +189,93 @@ def _audit(ctx: ServiceContext, principal: Principal, action: str, bank: str,
                      {**details, "key_id": principal.key_id})
 
 
-hashes_router = APIRouter(tags=["hashes"])
+hashes_router = APIRouter(prefix="/v1/hashes", tags=["hashes"])
 
 
-class HashSubmission(BaseModel):
+class HashSubmissionIn(BaseModel):
     """Hashes computed where the media is (``deepscreen hash photo.jpg --json``), no media."""
 
-    bank: str = Field(description="The bank the hashes go into, e.g. ncii")
+    bank: str = Field(description="The bank the hashes are proposed for, e.g. ncii")
     hashes: list[EntryIn] = Field(min_length=1, max_length=10_000)
     reference: str | None = Field(None, max_length=256,
                                   description="The submitter's own case or report id")
 
 
 class HashSubmissionOut(BaseModel):
+    id: str
     bank: str
-    added: int
+    state: Literal["pending", "approved", "rejected"]
+    entry_count: int
+    reference: str | None
+    submitted_by: str
+    created_at: datetime
+    decided_by: str | None
+    reason: str | None
+    added: int | None
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, row: HashSubmission) -> HashSubmissionOut:
+        return cls(id=row.id, bank=row.bank, state=row.state,  # type: ignore[arg-type]
+                   entry_count=row.entry_count, reference=row.reference,
+                   submitted_by=row.submitted_by, created_at=row.created_at,
+                   decided_by=row.decided_by, reason=row.reason, added=row.added,
+                   decided_at=row.decided_at)
 
 
-@hashes_router.post("/v1/hashes", response_model=HashSubmissionOut, status_code=201)
-def submit_hashes(body: HashSubmission, ctx: Context,
+class SubmissionPageOut(BaseModel):
+    total: int
+    submissions: list[HashSubmissionOut]
+
+
+class SubmissionDecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+@hashes_router.post("", response_model=HashSubmissionOut, status_code=202,
+                    responses={403: {"description": "Hash submissions are off, or not for "
+                                     "this bank"}})
+def submit_hashes(body: HashSubmissionIn, ctx: Context,
                   principal: Principal = Submitter) -> HashSubmissionOut:
     """Hash-only submission for victims and partners: the service never receives the media.
-    The hashes go into the named bank, so matching uploads are caught from then on."""
-    allowed = ctx.settings.submission_banks
-    if allowed and body.bank not in allowed:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"hash submissions may go to: {', '.join(allowed)}")
-    meta = {"source": "hash-submission", "submitted_by": principal.name}
-    if body.reference:
-        meta["reference"] = body.reference
-    entries = [NewEntry(h.signal_type, h.value, {**h.metadata, **meta}) for h in body.hashes]
-    try:
-        added = ctx.banks.add_entries(body.bank, entries)
-    except BankError as exc:
-        raise _bad(exc) from exc
-    _audit(ctx, principal, "hashes.submit", body.bank,
-           {"added": added, "reference": body.reference,
-            "types": sorted({h.signal_type for h in body.hashes})})
-    return HashSubmissionOut(bank=body.bank, added=added)
+    The hashes wait for a reviewer (``state: pending``); once approved they go into the
+    bank and matching uploads are caught from then on. Poll
+    ``GET /v1/hashes/submissions/{id}`` for the decision."""
+    row = ctx.hash_submissions.propose(
+        principal, body.bank, [ProposedHash(h.signal_type, h.value, h.metadata)
+                               for h in body.hashes], body.reference)
+    return HashSubmissionOut.of(row)
+
+
+@hashes_router.get("/submissions", response_model=SubmissionPageOut)
+def list_submissions(
+        ctx: Context, principal: Principal = Submitter,
+        state: Annotated[Literal["pending", "approved", "rejected"] | None,
+                         Query(description="Only submissions in this state")] = "pending",
+        bank: Annotated[str | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0) -> SubmissionPageOut:
+    """Submissions oldest first: all of them for reviewers, a submitter's own otherwise."""
+    found = ctx.hash_submissions.page(principal, state=state, bank=bank, limit=limit,
+                                      offset=offset)
+    return SubmissionPageOut(total=found.total,
+                             submissions=[HashSubmissionOut.of(r) for r in found.submissions])
+
+
+@hashes_router.get("/submissions/{submission_id}", response_model=HashSubmissionOut,
+                   responses={404: {"description": "No such submission (or not yours)"}})
+def get_submission(submission_id: str, ctx: Context,
+                   principal: Principal = Submitter) -> HashSubmissionOut:
+    return HashSubmissionOut.of(ctx.hash_submissions.get(principal, submission_id))
+
+
+@hashes_router.post("/submissions/{submission_id}", response_model=HashSubmissionOut,
+                    responses={404: {"description": "No such submission"},
+                               422: {"description": "Already decided, or no reason given"}})
+def decide_submission(submission_id: str, body: SubmissionDecisionIn, ctx: Context,
+                      principal: Principal = Reviewer) -> HashSubmissionOut:
+    """Approve (the hashes go into the bank, with who proposed and who approved them in each
+    entry's metadata) or reject a pending submission, with a reason. Audited."""
+    return HashSubmissionOut.of(ctx.hash_submissions.decide(principal, submission_id,
+                                                            body.decision, body.reason))

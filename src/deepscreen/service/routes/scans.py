@@ -42,7 +42,8 @@ def submit_scan(
     _check_callback(callback_url, ctx)
     try:
         result = ctx.screening.submit(file.file, file.filename or "upload", file.size,
-                                      submitted_by=principal.name, callback_url=callback_url)
+                                      submitted_by=principal.name, callback_url=callback_url,
+                                      submitted_key_id=principal.key_id)
     except UploadTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     with ctx.db.session() as session:
@@ -85,7 +86,8 @@ def submit_batch(
         for upload in files:
             results.append(ctx.screening.submit(
                 upload.file, upload.filename or "upload", upload.size,
-                submitted_by=principal.name, callback_url=callback_url, as_job=True))
+                submitted_by=principal.name, callback_url=callback_url, as_job=True,
+                submitted_key_id=principal.key_id))
     except UploadTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     except Exception as exc:
@@ -164,10 +166,12 @@ def _take_tokens(ctx: ServiceContext, principal: Principal, extra: int) -> None:
 @router.get("/{scan_id}", response_model=ScanOut, responses={404: {"description": "No such scan"}})
 def get_scan(scan_id: str, principal: Principal = Submitter,
              ctx: ServiceContext = Depends(get_context)) -> ScanOut:  # noqa: B008
-    """A scan's status (pending, done, failed), verdict and report."""
+    """A scan's status (pending, done, failed), verdict and report. A submitter sees only
+    the scans its own key submitted; reviewers and admins see every scan."""
     with ctx.db.session() as session:
         scan = session.get(Scan, scan_id)
-        if scan is None:
+        if scan is None or not (principal.can("reviewer")
+                                or scan.submitted_key_id == principal.key_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scan {scan_id}")
         held = session.scalar(select(QuarantineEntry.id)
                               .where(QuarantineEntry.scan_id == scan_id)) is not None
