@@ -312,6 +312,16 @@ def test_request_size_limit_answers_413(backend: str, tmp_path: Path) -> None:
         assert too_big.status_code == 413
         over_parse_limit = h.upload(b"\0" * 60_000, "big.bin")  # body under the +1 MiB slack
         assert over_parse_limit.status_code == 413
+
+        def streamed() -> Iterator[bytes]:  # valid multipart, no Content-Length (chunked)
+            yield (b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.bin"'
+                   b"\r\n\r\n")
+            for _ in range(40):
+                yield b"\0" * 65536
+            yield b"\r\n--b--\r\n"
+        chunked = h.client.post("/v1/scans", content=streamed(), headers={
+            **h.headers("submitter"), "Content-Type": "multipart/form-data; boundary=b"})
+        assert chunked.status_code == 413  # the form parser used to turn this into a 400
         assert h.upload(b"\0" * 1000, "small.bin").status_code == 200
 
 
