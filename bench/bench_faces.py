@@ -196,8 +196,8 @@ def end_to_end(model_dir: Path, runs: int, redetect_every: int = REDETECT_EVERY
     return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus),
             "wall_min_s": min(walls), "wall_max_s": max(walls), "runs": runs,
             "signal_s": statistics.median(signal_ms) / 1000,
-            "duration_s": float(report.item["duration_s"]),
-            "frames": report.item["frames_sampled"], "faces": evidence.get("faces_detected"),
+            "duration_s": float(report.item.duration_s or 0.0),
+            "frames": report.item.frames_sampled, "faces": evidence.get("faces_detected"),
             "tracks": len(evidence.get("tracks", [])),
             "abstained": finding.abstained if finding else "faces did not run"}
 

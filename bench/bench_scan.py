@@ -110,10 +110,10 @@ def main() -> int:
                 t0 = time.perf_counter()
                 report = scanner.scan(video)
                 times.append(time.perf_counter() - t0)
-        duration = report.item["duration_s"]
+        duration = report.item.duration_s
         median = statistics.median(times)
         print(f"720p video of {duration:.1f} s ({video.stat().st_size / 1e6:.1f} MB, "
-              f"{report.item['frames_sampled']} frames sampled): median {median:.2f} s = "
+              f"{report.item.frames_sampled} frames sampled): median {median:.2f} s = "
               f"{duration / median:.1f}x real time (target >= 20x)")
         for finding in report.findings:
             print(f"  {finding.signal:12s} {finding.elapsed_ms:8.1f} ms")

@@ -5,7 +5,7 @@
 
 Starts ``deepscreen serve`` (uvicorn, one process) on 127.0.0.1 and a free port over a fresh
 data folder (SQLite by default; ``--postgres`` uses a throwaway schema on the local test
-server, see ``deepscreen.store.testing``), makes a submitter key, then:
+server, see ``tests/postgres_schema.py``), makes a submitter key, then:
 
 1. Sustained phase: ``--clients`` threads upload small JPEGs (a few KB to about 100 KB, all
    different) back to back for ``--duration`` seconds. Reports throughput and p50/p99
@@ -137,7 +137,8 @@ def database(postgres: bool, folder: Path) -> Iterator[str]:
     if not postgres:
         yield f"sqlite:///{folder / 'service.sqlite'}"
         return
-    from deepscreen.store.testing import fresh_postgres_schema, postgres_unavailable_reason
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from postgres_schema import fresh_postgres_schema, postgres_unavailable_reason
 
     reason = postgres_unavailable_reason()
     if reason:

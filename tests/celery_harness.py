@@ -29,7 +29,7 @@ def free_redis_db() -> int:
     try:
         import redis
     except ImportError:
-        pytest.skip("the redis client is not installed (pip install 'deepscreen[service]')")
+        pytest.skip("the redis client is not installed (pip install -e '.[service]')")
     for number in range(15, 0, -1):
         client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=number, socket_timeout=2)
         try:

@@ -16,7 +16,8 @@ from deepscreen.service import ServiceSettings, create_app
 from deepscreen.service.context import ServiceContext
 from deepscreen.store import Database
 from deepscreen.store import keys as api_keys
-from deepscreen.store.testing import fresh_postgres_schema, postgres_unavailable_reason
+
+from postgres_schema import fresh_postgres_schema, postgres_unavailable_reason
 
 # The hashes signal is what review confirmations feed; the others are not needed here and
 # would only slow every upload down.

@@ -19,10 +19,9 @@ from sqlalchemy import select
 
 from celery_harness import scale_out_env, wait_until
 from deepscreen.service.backfill import Backfill, backfill_service
-from deepscreen.service.celery_app import build_screening_service, make_celery
-from deepscreen.service.executors import CeleryExecutor
 from deepscreen.service.screening import ScreeningService
 from deepscreen.service.settings import ServiceSettings
+from deepscreen.service.wiring import build_screening, make_executor, open_database
 from deepscreen.store import AuditEvent, Database, Scan
 
 from media_factory import image_bytes, video_bytes
@@ -41,10 +40,9 @@ def _archive(folder: Path, videos: int) -> list[Path]:
 
 
 def _live_service() -> ScreeningService:
-    service = build_screening_service(ServiceSettings.from_env())
-    service.db.upgrade()
-    service.executor = CeleryExecutor(make_celery(), lane="live")
-    return service
+    settings = ServiceSettings.from_env()
+    return build_screening(settings, open_database(settings, migrate=True),
+                           executor=make_executor(settings, lane="live"))
 
 
 def _completion_order(db: Database) -> list[str]:
@@ -64,7 +62,7 @@ def test_uploads_queued_after_a_backfill_are_screened_before_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with scale_out_env(tmp_path, monkeypatch) as (_env, workers):
         live = _live_service()
-        old, _executor = backfill_service(ServiceSettings.from_env())
+        old = backfill_service(ServiceSettings.from_env())
         backfill = Backfill(old, max_in_flight=100)
         backfill.run(_archive(tmp_path / "archive", 10))
         uploads = []
@@ -87,7 +85,7 @@ def test_uploads_queued_after_a_backfill_are_screened_before_it(
 def test_backfill_never_has_more_than_max_in_flight_pending(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with scale_out_env(tmp_path, monkeypatch) as (_env, workers):
-        service, _executor = backfill_service(ServiceSettings.from_env())
+        service = backfill_service(ServiceSettings.from_env())
         backfill = Backfill(service, max_in_flight=3, poll_s=0.05)
         files = _archive(tmp_path / "archive", 8)
         submitter = threading.Thread(target=backfill.run, args=(files,), daemon=True)

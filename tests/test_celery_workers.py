@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from celery_harness import scale_out_env, wait_until
 from deepscreen.service import celery_app
-from deepscreen.service.celery_app import build_screening_service, make_celery, scan_job
-from deepscreen.service.executors import CeleryExecutor
+from deepscreen.service.celery_app import scan_job
 from deepscreen.service.screening import ScreeningService
 from deepscreen.service.settings import ServiceSettings
+from deepscreen.service.wiring import build_screening, make_executor, open_database
 from deepscreen.store import AuditEvent, Scan
 
 from media_factory import video_bytes
@@ -31,10 +31,10 @@ pytestmark = pytest.mark.slow
 
 def _service() -> ScreeningService:
     """The upload side, as the API process builds it, queueing on the test's broker."""
-    service = build_screening_service(ServiceSettings.from_env())
-    service.db.upgrade()
-    service.executor = CeleryExecutor(make_celery())
-    service.executor.start()
+    settings = ServiceSettings.from_env()
+    service = build_screening(settings, open_database(settings, migrate=True),
+                              executor=make_executor(settings))
+    service.start()
     return service
 
 

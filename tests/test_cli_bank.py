@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from deepscreen.cli import _load_commands, app
+from deepscreen.cli import app, load_commands
 
 from media_factory import image_bytes, video_bytes
 
-_load_commands()
+load_commands()
 runner = CliRunner()
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from deepscreen.cli import _load_commands, app
+from deepscreen.cli import app, load_commands
 from deepscreen.errors import DeepscreenError
 from deepscreen.evaluate import (
     FileResult,
@@ -178,7 +178,7 @@ def test_eval_command_on_a_labelled_folder(tmp_path: Path, shared_data: Path) ->
     config = tmp_path / "config.yaml"
     config.write_text(f"signal_options:\n  faces:\n    model_dir: {models}\n")
     out = tmp_path / "results.jsonl"
-    _load_commands()
+    load_commands()
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "data"), "--json", "--out", str(out),
                                       "-c", str(config), "-j", "1"])
     assert result.exit_code == 0, result.output

@@ -21,7 +21,7 @@ from deepscreen.faces.runs import MAX_TRACKED_FACES, StreamingDetection, detect_
 from deepscreen.findings import Finding
 from deepscreen.media import Frame, Item
 from deepscreen.scan import Scanner
-from deepscreen.signals import Signal, register
+from deepscreen.signals import Signal, register, unregister
 
 from media_factory import video_bytes
 
@@ -177,13 +177,11 @@ class _PrefetchProbe(Signal):
 @pytest.fixture
 def probe() -> Iterator[None]:
     """Register the probe signal for one test only: other tests scan with every signal."""
-    from deepscreen import signals
-
     register(_PrefetchProbe)
     try:
         yield
     finally:
-        signals._REGISTRY.pop(_PrefetchProbe.name, None)
+        unregister(_PrefetchProbe.name)
 
 
 @pytest.mark.usefixtures("probe")

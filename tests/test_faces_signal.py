@@ -258,7 +258,7 @@ def test_a_phone_portrait_video_is_judged_upright(tiny_model: Path, face_rgb: np
     finding = upright.finding("faces")
     assert finding is not None and finding.abstained is None, finding
     assert len(finding.evidence["tracks"]) == 1
-    assert (upright.item["width"], upright.item["height"]) == (352, 480)
+    assert (upright.item.width, upright.item.height) == (352, 480)
     box = finding.evidence["faces"][0]["box"]  # in the upright frame, where the face was put
     assert box[0] < 20 + fw and box[1] < 40 + fh and box[2] > 20 and box[3] > 40
     assert on_its_side.finding("faces").abstained == "no face found"

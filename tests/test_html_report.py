@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deepscreen.findings import Finding
 from deepscreen.html_report import render_html_report, timeline_svg, write_html_report
+from deepscreen.media import ItemInfo
 from deepscreen.policy import Reason, Verdict
 from deepscreen.report import Report
 
@@ -31,8 +32,9 @@ def video_report(source: str = HOSTILE, **evidence: object) -> Report:
                   summary="</td><b>made by</b>", evidence={"Software": "<svg onload=alert(2)>"})
     verdict = Verdict("quarantine", (Reason("manipulated-face", "quarantine",
                                             "a face <i>appears</i> manipulated", ("faces",)),))
-    return Report(item={"source": source, "kind": "video", "format": "mp4", "size": 1234,
-                        "sha256": "ab" * 32, "width": 640, "height": 360, "duration_s": 4.0},
+    return Report(item=ItemInfo(source=source, kind="video", format="mp4", mime="video/mp4",
+                                size=1234, sha256="ab" * 32, md5="", width=640, height=360,
+                                duration_s=4.0),
                   findings=(xmp, faces), verdict=verdict, policy="default", elapsed_ms=12.0)
 
 

@@ -51,7 +51,7 @@ def test_scan_bytes_path_and_stream_give_the_same_identity(tmp_path) -> None:
     path.write_bytes(data)
     with Scanner(config(tmp_path, "test-brightness")) as scanner:
         reports = [scanner.scan(data), scanner.scan(path), scanner.scan(io.BytesIO(data))]
-    assert {r.item["sha256"] for r in reports} == {reports[0].item["sha256"]}
+    assert {r.item.sha256 for r in reports} == {reports[0].item.sha256}
     assert all(r.finding("test-brightness").score is not None for r in reports)
 
 

@@ -10,13 +10,13 @@ pytest.importorskip("sqlalchemy")
 
 from typer.testing import CliRunner
 
-from deepscreen.cli import _load_commands, app
+from deepscreen.cli import app, load_commands
 from deepscreen.errors import DeepscreenError
 from deepscreen.service.settings import ServiceSettings
 from deepscreen.store import Database
 from deepscreen.store.keys import authenticate
 
-_load_commands()
+load_commands()
 runner = CliRunner()
 
 

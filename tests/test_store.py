@@ -15,12 +15,17 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from deepscreen.store import BlobStore, Database, audit, database_url, keys, records
+from deepscreen.findings import Finding
+from deepscreen.media import ItemInfo
+from deepscreen.policy import Verdict
+from deepscreen.report import Report
+from deepscreen.store import BlobStore, Database, audit, default_database_url, keys, records
 from deepscreen.store.blobs import BlobError
 from deepscreen.store.db import current_revision
 from deepscreen.store.models import AuditEvent, Scan
 from deepscreen.store.schema import all_metadata
-from deepscreen.store.testing import (
+
+from postgres_schema import (
     fresh_postgres_schema,
     postgres_unavailable_reason,
 )
@@ -52,16 +57,21 @@ def _pending_scan(db: Database, sha: str = "a" * 64, kind: str = "image") -> str
         return scan.id
 
 
-def _report(action: str, labels: list[str]) -> dict:
-    return {"schema": "deepscreen.report/1", "verdict": {"action": action, "reasons": []},
-            "labels": labels, "findings": []}
+def _report(action: str, labels: list[str]) -> Report:
+    findings = [Finding(signal="test", version="1", labels=tuple(labels))] if labels else []
+    return Report(item=ItemInfo("x.jpg", "image", "jpeg", "image/jpeg", 10, "a" * 64, ""),
+                  findings=tuple(findings), verdict=Verdict(action), policy="default",
+                  elapsed_ms=1.0)
 
 
-def test_default_url_is_sqlite_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DEEPSCREEN_DATABASE_URL", raising=False)
-    assert database_url(tmp_path) == f"sqlite:///{tmp_path / 'service.sqlite'}"
-    monkeypatch.setenv("DEEPSCREEN_DATABASE_URL", "postgresql://db/x")
-    assert database_url(tmp_path) == "postgresql://db/x"
+def test_default_url_is_sqlite_in_home(tmp_path: Path) -> None:
+    from deepscreen.service.settings import ServiceSettings
+
+    assert default_database_url(tmp_path) == f"sqlite:///{tmp_path / 'service.sqlite'}"
+    env = {"DEEPSCREEN_HOME": str(tmp_path)}
+    assert ServiceSettings.from_env(env).resolved_database_url() == default_database_url(tmp_path)
+    env["DEEPSCREEN_DATABASE_URL"] = "postgresql://db/x"
+    assert ServiceSettings.from_env(env).resolved_database_url() == "postgresql://db/x"
 
 
 def test_migrations_match_models_and_are_idempotent(database: Database) -> None:
@@ -249,7 +259,7 @@ def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) ->
 def test_migrations_downgrade_to_nothing_and_back(database: Database) -> None:
     from alembic import command
 
-    from deepscreen.store.db import alembic_config
+    from deepscreen.database import alembic_config
 
     def tables() -> set[str]:
         from sqlalchemy import inspect

@@ -26,7 +26,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed "
-                                "(pip install 'deepscreen[test]')")
+                                "(pip install -e '.[test]')")
 
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402

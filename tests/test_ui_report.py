@@ -12,22 +12,23 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from deepscreen.service.ui_report import report_view
+from deepscreen.report import Report
+from deepscreen.service.ui_report import read_stored, report_view
 from deepscreen.store import records as rec
 from service_harness import Harness, running_service
 
 from media_factory import image_bytes
 
 
-def _report(kind: str, findings: list[dict[str, Any]], action: str = "quarantine",
-            **item: Any) -> dict[str, Any]:
-    return {"schema": "deepscreen.report/1", "policy": "default",
+def _report(kind: str, findings: list[Any], action: str = "quarantine", **item: Any) -> Report:
+    """A report as it is read back from storage (findings given as stored JSON)."""
+    return read_stored({"schema": "deepscreen.report/1", "policy": "default",
             "item": {"source": "x", "kind": kind, "format": "jpeg", "mime": "image/jpeg",
                      "size": 1000, "sha256": "ab" * 32, "md5": "cd" * 16, **item},
             "verdict": {"action": action, "reasons": [
                 {"rule": "manipulated-face", "reason": "a face appears manipulated",
                  "signals": ["faces"], "action": action}]},
-            "findings": findings, "labels": [], "error": None}
+            "findings": findings, "labels": [], "error": None})
 
 
 def _faces(**evidence: Any) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from deepscreen.config import ScanConfig
 from deepscreen.media import decode as decode_media
 from deepscreen.media import open_media
 from deepscreen.scan import Scanner
-from deepscreen.signals.watermark import (
+from deepscreen.signals.watermark import WatermarkSignal
+from deepscreen.watermarks.dwtdct import (
     MESSAGES,
     QUANT_STEP,
-    WatermarkSignal,
     approximation_bands,
     block_bits,
     decode,

@@ -5,8 +5,6 @@
     >>> report.action, report.labels
 """
 
-__version__ = "0.1.0"
-
 from .config import ScanConfig
 from .errors import BankError, DeepscreenError, MediaError, PolicyError
 from .findings import Finding
@@ -14,6 +12,7 @@ from .media import Limits
 from .policy import Policy, Verdict
 from .report import SCHEMA, Report
 from .scan import Scanner, scan, scan_paths
+from .version import __version__
 
 __all__ = [
     "SCHEMA",

@@ -17,6 +17,10 @@ class MediaError(DeepscreenError):
         self.code = code
 
 
+class ConfigError(DeepscreenError):
+    """A configuration file or option is not valid (a usage error: exit status 2)."""
+
+
 class PolicyError(DeepscreenError):
     """The policy file is not valid."""
 

@@ -279,7 +279,7 @@ def result_from_report(labelled: LabelledFile, report: Report | MediaError,
     if isinstance(report, MediaError):
         result.error = str(report)
         return result
-    result.kind, result.action = report.item.get("kind"), report.action
+    result.kind, result.action = report.item.kind, report.action
     if report.error:
         result.error = report.error.get("message")
     finding = report.finding(signal)

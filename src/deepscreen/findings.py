@@ -42,6 +42,15 @@ class Finding:
         return cls(signal=signal, version=version, abstained=reason, summary=reason,
                    evidence=evidence or {})
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The finding :meth:`to_dict` wrote (a stored report read back)."""
+        return cls(signal=str(data["signal"]), version=str(data.get("version", "")),
+                   score=None if data.get("score") is None else float(data["score"]),
+                   labels=tuple(data.get("labels") or ()), summary=str(data.get("summary") or ""),
+                   evidence=dict(data.get("evidence") or {}), abstained=data.get("abstained"),
+                   elapsed_ms=float(data.get("elapsed_ms") or 0.0))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "signal": self.signal,

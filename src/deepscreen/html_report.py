@@ -17,13 +17,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .findings import Finding
 from .report import Report
+from .styles import FLAGGED_COLOUR, verdict_colour
+from .version import __version__
 
 _DATA_URI = re.compile(r"data:image/(jpeg|png);base64,[A-Za-z0-9+/]+={0,2}")
-_ACTION_COLOURS = {"allow": "#1b7f3b", "label": "#9a6700", "quarantine": "#8e3bbf",
-                   "block": "#c62828"}
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d1d1f;background:#f6f7f9}
@@ -77,9 +76,9 @@ def _index(reports: Sequence[Report]) -> str:
     for number, r in enumerate(reports, 1):
         faces = r.finding("faces")
         face_score = "" if faces is None or faces.score is None else f"{faces.score:.3f}"
-        colour = _ACTION_COLOURS.get(r.action, "#555")
+        colour = verdict_colour(r.action)
         rows.append(f"<tr><td><a href=\"#item-{number}\">{number}</a></td>"
-                    f"<td>{_e(r.item.get('source', ''))}</td>"
+                    f"<td>{_e(r.item.source)}</td>"
                     f"<td><span class=\"badge\" style=\"background:{colour}\">{_e(r.action)}"
                     f"</span></td><td class=\"num\">{face_score}</td></tr>")
     return ("<section class=\"item\"><table><tr><th>#</th><th>item</th><th>verdict</th>"
@@ -89,25 +88,23 @@ def _index(reports: Sequence[Report]) -> str:
 def _item(number: int, report: Report) -> str:
     item = report.item
     action = report.action
-    colour = _ACTION_COLOURS.get(action, "#555")
+    colour = verdict_colour(action)
     reasons = "".join(
         f"<li>{_e(r.reason)} <span class=\"dim\">({_e(r.rule)}: {_e(', '.join(r.signals))})"
         "</span></li>" for r in report.verdict.reasons) or "<li class=\"dim\">no rule matched</li>"
-    facts = [("kind", f"{item.get('kind')}/{item.get('format')}"),
-             ("size", f"{item.get('size'):,} bytes" if isinstance(item.get("size"), int) else ""),
-             ("dimensions", f"{item.get('width')}x{item.get('height')}"
-              if item.get("width") else ""),
-             ("duration", f"{item.get('duration_s')} s" if item.get("duration_s") else ""),
-             ("sha256", item.get("sha256") or ""), ("policy", report.policy)]
+    facts = [("kind", f"{item.kind}/{item.format}"), ("size", f"{item.size:,} bytes"),
+             ("dimensions", f"{item.width}x{item.height}" if item.width else ""),
+             ("duration", f"{item.duration_s} s" if item.duration_s else ""),
+             ("sha256", item.sha256), ("policy", report.policy)]
     rows = "".join(f"<tr><td class=\"dim\">{_e(k)}</td><td>{_e(v)}</td></tr>"
                    for k, v in facts if v)
     error = (f"<p><b>Could not be screened:</b> {_e(report.error.get('message', ''))}</p>"
              if report.error else "")
     faces = report.finding("faces")
-    faces_html = render_faces(faces, item.get("kind")) if faces is not None else ""
+    faces_html = render_faces(faces, item.kind) if faces is not None else ""
     return (
         f"<section class=\"item\" id=\"item-{number}\"><h2>{number}. "
-        f"{_e(item.get('source', ''))}</h2>"
+        f"{_e(item.source)}</h2>"
         f"<div><span class=\"badge\" style=\"background:{colour}\">{_e(action)}</span>"
         f"<ul>{reasons}</ul></div>{error}<table class=\"summary\">{rows}</table>"
         f"{faces_html}<h3>Findings</h3>{render_findings(report.findings)}</section>"
@@ -218,10 +215,10 @@ def timeline_svg(timeline: Sequence[dict[str, Any]], threshold: float | None,
     limit = ""
     if threshold is not None:
         limit = (f"<line class=\"threshold\" x1=\"{pad_left}\" x2=\"{width - pad_right}\" "
-                 f"y1=\"{y(threshold):.1f}\" y2=\"{y(threshold):.1f}\" stroke=\"#c62828\" "
+                 f"y1=\"{y(threshold):.1f}\" y2=\"{y(threshold):.1f}\" stroke=\"{FLAGGED_COLOUR}\" "
                  f"stroke-dasharray=\"5,4\"/><text x=\"{width - pad_right}\" "
                  f"y=\"{y(threshold) - 4:.1f}\" font-size=\"10\" text-anchor=\"end\" "
-                 f"fill=\"#c62828\">threshold {threshold:.3f}</text>")
+                 f"fill=\"{FLAGGED_COLOUR}\">threshold {threshold:.3f}</text>")
     return (f"<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
             f"height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
             f"aria-label=\"face score per second\">{grid}{ticks}{limit}{''.join(lines)}</svg>")

@@ -70,6 +70,11 @@ class Reason:
         return {"rule": self.rule, "action": self.action, "reason": self.reason,
                 "signals": list(self.signals)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reason:
+        return cls(rule=str(data["rule"]), action=_action(data["action"], "report"),
+                   reason=str(data.get("reason") or ""), signals=tuple(data.get("signals") or ()))
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -78,6 +83,11 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "reasons": [r.to_dict() for r in self.reasons]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        return cls(action=_action(data["action"], "report"),
+                   reasons=tuple(Reason.from_dict(r) for r in data.get("reasons") or ()))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from . import __version__
+from .errors import DeepscreenError
 from .findings import Finding
+from .media import ItemInfo
 from .policy import Verdict
+from .version import __version__
 
 SCHEMA = "deepscreen.report/1"
 
@@ -22,7 +24,7 @@ class Report:
     ``docs/report-schema.md``; fields are only ever added within a schema version.
     """
 
-    item: dict[str, Any]
+    item: ItemInfo
     findings: tuple[Finding, ...]
     verdict: Verdict
     policy: str
@@ -49,7 +51,7 @@ class Report:
             "schema": SCHEMA,
             "deepscreen": __version__,
             "scanned_at": self.scanned_at,
-            "item": self.item,
+            "item": self.item.to_dict(),
             "verdict": self.verdict.to_dict(),
             "labels": self.labels,
             "findings": [f.to_dict() for f in self.findings],
@@ -60,6 +62,32 @@ class Report:
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_jsonable)
+
+    def to_document(self) -> dict[str, Any]:
+        """The report as strict JSON data, for a JSON column or an HTTP answer.
+
+        ``to_json`` turns numpy values in evidence into plain ones; non-finite floats (which
+        JSON, PostgreSQL's jsonb and HTTP clients all refuse) become null.
+        """
+        document: dict[str, Any] = json.loads(self.to_json(),
+                                              parse_constant=lambda _constant: None)
+        return document
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report :meth:`to_dict` wrote, read back (from storage, a webhook, a file)."""
+        schema = str(data.get("schema", ""))
+        if schema.split("/")[0] != SCHEMA.split("/")[0]:
+            raise DeepscreenError(f"not a Deepscreen report (schema {schema!r})")
+        return cls(item=ItemInfo.from_dict(data["item"]),
+                   findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
+                   verdict=Verdict.from_dict(data["verdict"]), policy=str(data.get("policy", "")),
+                   elapsed_ms=float(data.get("elapsed_ms") or 0.0), error=data.get("error"),
+                   scanned_at=str(data.get("scanned_at") or ""))
+
+    def with_source(self, source: str) -> Report:
+        """The same report naming the item ``source`` (an upload's name, not a blob path)."""
+        return replace(self, item=self.item.renamed(source))
 
 
 def _jsonable(value: Any) -> Any:

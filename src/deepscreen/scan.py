@@ -6,8 +6,9 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .config import ScanConfig
@@ -124,15 +125,28 @@ class _FanOut:
             listener.close()
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Expand folders recursively (sorted, hidden files skipped); pass files through."""
+def iter_files(paths: Iterable[str | os.PathLike[str]],
+               exclude: Sequence[str] = ()) -> Iterator[Path]:
+    """Expand folders recursively, sorted; pass files through.
+
+    Hidden files and folders are screened like any other: an upload gateway that skipped
+    ``.secret.jpg`` would be trivially bypassed. ``exclude`` holds glob patterns matched
+    against each path (as given or found) and against its name; an excluded folder is not
+    entered.
+    """
+    def excluded(path: Path) -> bool:
+        return any(fnmatch(str(path), pattern) or fnmatch(path.name, pattern)
+                   for pattern in exclude)
+
     for raw in paths:
         path = Path(raw)
+        if excluded(path):
+            continue
         if path.is_dir():
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not excluded(Path(root) / d))
                 for file in sorted(files):
-                    if not file.startswith("."):
+                    if not excluded(Path(root) / file):
                         yield Path(root) / file
         else:
             yield path

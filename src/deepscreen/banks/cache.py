@@ -18,14 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .entries import Bank
 from .hashing import FrameHash, parse_vpdq
 from .index import ExactIndex, PdqIndex, pack_pdq
-from .store import Bank, BankStore
+from .signal_types import SIGNAL_TYPES, Digest
+from .store import BankStore
 
 log = logging.getLogger(__name__)
 
 _FORMAT = 1
-_DIGEST_WIDTH = {"sha256": 32, "md5": 16}
+# Digest types, with the bytes of their digests (the exact index keys on them).
+_DIGEST_WIDTH = {t.name: t.hex_length // 2 for t in SIGNAL_TYPES.values()
+                 if isinstance(t, Digest)}
 
 
 @dataclass

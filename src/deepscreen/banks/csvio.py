@@ -18,28 +18,17 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from ..errors import BankError
-from .hashing import SIGNAL_TYPES, ItemHashes, normalize_value, serialize_vpdq
-from .store import BankEntry, NewEntry
+from .entries import BankEntry, NewEntry
+from .signal_types import EXCHANGE_NAMES, SIGNAL_TYPES, signal_type
 
 CSV_COLUMNS = ("collab", "signal_type", "signal_str", "category", "tags", "metadata")
 
-# ThreatExchange signal type name -> (our signal type, content type it implies)
-_IMPORT_TYPES: dict[str, tuple[str, str | None]] = {
-    "pdq": ("pdq", "photo"),
-    "vpdq": ("vpdq", "video"),
-    "video_md5": ("md5", "video"),
-    "photo_md5": ("md5", "photo"),
-    "md5": ("md5", None),
-    "sha256": ("sha256", None),
-}
 _POSITIVE = "POSITIVE_CLASS"
 
 
-def export_name(signal_type: str, metadata: dict[str, Any]) -> str:
-    """The ThreatExchange name for one of our signal types."""
-    if signal_type == "md5" and metadata.get("content_type") == "video":
-        return "video_md5"
-    return signal_type
+def export_name(name: str, metadata: dict[str, Any]) -> str:
+    """The ThreatExchange name for an entry of our hash type ``name``."""
+    return signal_type(name).export_name(metadata)
 
 
 def write_entries(out: IO[str], entries: Iterable[BankEntry], collab: str) -> int:
@@ -56,32 +45,16 @@ def write_entries(out: IO[str], entries: Iterable[BankEntry], collab: str) -> in
     return count
 
 
-def hash_rows(hashes: ItemHashes) -> list[tuple[str, str, dict[str, Any]]]:
-    """An item's hashes as (signal type, value, metadata) rows, file name left out on purpose:
-    a victim submits hashes, not the names of their photos."""
-    content = "video" if hashes.kind == "video" else "photo" if hashes.kind == "image" else None
-    meta: dict[str, Any] = {"content_type": content} if content else {}
-    rows: list[tuple[str, str, dict[str, Any]]] = []
-    if hashes.pdq is not None:
-        rows.append(("pdq", hashes.pdq.hex, {**meta, "quality": hashes.pdq.quality}))
-    if hashes.frames:
-        rows.append(("vpdq", serialize_vpdq(hashes.frames), dict(meta)))
-    if hashes.md5:
-        rows.append(("md5", hashes.md5, dict(meta)))
-    if hashes.sha256:
-        rows.append(("sha256", hashes.sha256, dict(meta)))
-    return rows
-
-
-def write_hash_rows(out: IO[str], rows: Iterable[tuple[str, str, dict[str, Any]]],
-                    collab: str = "", header: bool = True) -> None:
-    """Write computed hashes in the same CSV form as a bank export."""
+def write_new_entries(out: IO[str], entries: Iterable[NewEntry], collab: str = "",
+                      header: bool = True) -> None:
+    """Write computed hashes (``entries_for``) in the same CSV form as a bank export."""
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(CSV_COLUMNS)
-    for signal_type, value, meta in rows:
-        writer.writerow([collab, export_name(signal_type, meta), value, _POSITIVE, "",
-                         json.dumps(meta, sort_keys=True, separators=(",", ":"))])
+    for entry in entries:
+        writer.writerow([collab, export_name(entry.signal_type, entry.metadata), entry.value,
+                         _POSITIVE, "", json.dumps(entry.metadata, sort_keys=True,
+                                                   separators=(",", ":"))])
 
 
 def read_entries(stream: IO[str], source: str = "<csv>") -> Iterator[NewEntry]:
@@ -128,14 +101,14 @@ def _entry(row: list[str], header: list[str] | None) -> NewEntry:
         raise BankError("expected signal_type,signal_str[,metadata] or a header row with "
                         "signal_type and signal_str")
     te_type = te_type.strip().lower()
-    if te_type not in _IMPORT_TYPES:
-        raise BankError(f"unknown signal type {te_type!r}; known: {', '.join(_IMPORT_TYPES)} "
+    if te_type not in EXCHANGE_NAMES:
+        raise BankError(f"unknown signal type {te_type!r}; known: {', '.join(EXCHANGE_NAMES)} "
                         f"(ours: {', '.join(SIGNAL_TYPES)})")
-    signal_type, content = _IMPORT_TYPES[te_type]
+    kind, content = EXCHANGE_NAMES[te_type]
     metadata = _metadata(raw_meta)
     if content and "content_type" not in metadata:
         metadata["content_type"] = content
-    return NewEntry(signal_type, normalize_value(signal_type, value), {**extra, **metadata})
+    return NewEntry(kind.name, kind.normalize(value), {**extra, **metadata})
 
 
 def _metadata(raw: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,10 +22,6 @@ from .pdq import pdq_hash, pdq_hash_dihedral
 
 if TYPE_CHECKING:
     from ..media import Frame, Item
-
-SignalType = Literal["sha256", "md5", "pdq", "vpdq"]
-SIGNAL_TYPES: tuple[SignalType, ...] = ("sha256", "md5", "pdq", "vpdq")
-EXACT_TYPES: tuple[SignalType, ...] = ("sha256", "md5")
 
 PDQ_BITS = 256
 PDQ_HEX_LEN = PDQ_BITS // 4
@@ -45,7 +41,6 @@ DIHEDRAL_VARIANTS = ("original", "rotate-90-ccw", "rotate-180", "rotate-90-cw",
 # "original"), named, as for images, by the turn that brings the item to the banked video.
 VIDEO_TURNS = DIHEDRAL_VARIANTS[1:4]
 
-_HEX_LENGTH = {"sha256": 64, "md5": 32, "pdq": PDQ_HEX_LEN}
 _HEX_RE = re.compile(r"^[0-9a-f]+$")
 
 
@@ -109,6 +104,17 @@ class ItemHashes:
         if self.pdq_note:
             data["pdq_note"] = self.pdq_note
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ItemHashes:
+        """The hashes :meth:`to_dict` wrote (a report's ``hashes`` evidence read back)."""
+        pdq = data.get("pdq")
+        frames = tuple(FrameHash(str(f["hash"]), int(f["quality"]), float(f["time_s"]))
+                       for f in data.get("vpdq") or ())
+        return cls(kind=str(data.get("kind") or "unknown"), sha256=str(data.get("sha256") or ""),
+                   md5=str(data.get("md5") or ""),
+                   pdq=PdqHash(str(pdq["hash"]), int(pdq["quality"])) if pdq else None,
+                   frames=frames, pdq_note=data.get("pdq_note"))
 
 
 def bits_to_hex(bits: np.ndarray) -> str:
@@ -186,22 +192,15 @@ def hash_item(item: Item) -> ItemHashes:
                       turned_frames=tuple(turned))
 
 
-# --- hash values as users type them ------------------------------------------------------
+# --- hash values as users type them -------------------------------------------------------
 
 
-def normalize_value(signal_type: str, value: str) -> str:
-    """Check a hash value for its signal type and return its canonical form.
-
-    Raises :class:`BankError` with a message a user can act on for a malformed value.
-    """
-    if signal_type not in SIGNAL_TYPES:
-        raise BankError(f"unknown signal type {signal_type!r}; use one of {', '.join(SIGNAL_TYPES)}")
-    if signal_type == "vpdq":
-        return serialize_vpdq(parse_vpdq(value))
+def check_hex(name: str, value: str, length: int) -> str:
+    """``value`` as lower-case hex of ``length`` characters, or :class:`BankError` saying
+    what a user must fix."""
     text = value.strip().lower()
-    expected = _HEX_LENGTH[signal_type]
-    if len(text) != expected or not _HEX_RE.match(text):
-        raise BankError(f"malformed {signal_type} value {value[:80]!r}: expected {expected} hex "
+    if len(text) != length or not _HEX_RE.match(text):
+        raise BankError(f"malformed {name} value {value[:80]!r}: expected {length} hex "
                         f"characters")
     return text
 
@@ -220,7 +219,7 @@ def parse_vpdq(value: str) -> tuple[FrameHash, ...]:
         parts = raw.split(",") if isinstance(raw, str) else []
         try:
             hex_value, quality, time_s = parts
-            frame = FrameHash(normalize_value("pdq", hex_value), int(quality), float(time_s))
+            frame = FrameHash(check_hex("pdq", hex_value, PDQ_HEX_LEN), int(quality), float(time_s))
         except (ValueError, BankError):
             raise BankError(f"malformed vpdq frame {str(raw)[:100]!r}: expected "
                             f"\"<64 hex>,<quality 0-100>,<seconds>\"") from None

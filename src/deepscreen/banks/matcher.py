@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 
 from .cache import BankIndex, cache_root, load_bank_index, prune_cache
+from .entries import Bank
 from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, VIDEO_TURNS, FrameHash, ItemHashes
 from .index import pack_pdq
-from .store import Bank, BankStore
+from .signal_types import SIGNAL_TYPES
+from .store import BankStore
 from .vpdq import match_videos, usable_frames
 
 
@@ -33,7 +35,8 @@ class BankMatch:
 
     @property
     def exact(self) -> bool:
-        return self.signal_type in ("sha256", "md5")
+        known = SIGNAL_TYPES.get(self.signal_type)
+        return known is not None and known.exact
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"bank": self.bank, "label": self.label, "entry_id": self.entry_id,
@@ -123,12 +126,10 @@ class BankMatcher:
 
     def _exact(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
         out = []
-        for signal_type, value in (("sha256", hashes.sha256), ("md5", hashes.md5)):
-            if not value:  # too-large items are not hashed
-                continue
-            exact, ids = index.exact[signal_type]
-            out.extend(BankMatch(index.bank.name, index.bank.label, int(ids[row]), signal_type)
-                       for row in exact.lookup(value))
+        for name, (exact, ids) in index.exact.items():
+            for value, _meta in SIGNAL_TYPES[name].from_item(hashes):  # none when too large
+                out.extend(BankMatch(index.bank.name, index.bank.label, int(ids[row]), name)
+                           for row in exact.lookup(value))
         return out
 
     def _pdq(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:

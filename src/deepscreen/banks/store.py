@@ -1,7 +1,8 @@
-"""Bank storage through SQLAlchemy: SQLite by default, any SQLAlchemy URL (PostgreSQL) later.
+"""Bank storage through SQLAlchemy: SQLite by default, or any SQLAlchemy URL (PostgreSQL).
 
-The tables live in their own :data:`metadata` so a service can include them in its
-migrations. Storage knows nothing about matching; :mod:`.matcher` reads from it.
+The tables are declared in their own :data:`metadata` (migration 0002 creates them, with
+the rest of the schema); the engine comes from :func:`deepscreen.database.make_engine`.
+Storage knows nothing about matching; :mod:`.matcher` reads from it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
@@ -38,8 +36,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from ..errors import BankError
-from .hashing import PDQ_DEFAULT_THRESHOLD, SIGNAL_TYPES, normalize_value
+from ..database import ensure_schema, make_engine
+from ..errors import BankError, DeepscreenError
+from .entries import Bank, BankEntry, NewEntry
+from .hashing import PDQ_DEFAULT_THRESHOLD
+from .signal_types import SIGNAL_TYPES, normalize_value
 from .vpdq import DEFAULT_COMPARED_MATCH_PERCENT, DEFAULT_QUERY_MATCH_PERCENT
 
 metadata = MetaData()
@@ -79,51 +80,9 @@ bank_entries_table = Table(
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
-@dataclass(frozen=True)
-class Bank:
-    """A named collection of hashes with its own label and matching thresholds."""
-
-    id: int
-    name: str
-    label: str
-    description: str
-    pdq_threshold: int
-    video_query_percent: float
-    video_compared_percent: float
-    generation: int
-    cache_key: str
-    created_at: datetime
-    entry_count: int = 0
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """An entry to add: signal type, hash value and free-form metadata."""
-
-    signal_type: str
-    value: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class BankEntry:
-    id: int
-    bank: str
-    signal_type: str
-    value: str
-    metadata: dict[str, Any]
-    added_at: datetime
-
-
 def default_url(home: Path) -> str:
     """``sqlite:///<home>/banks.sqlite``."""
     return f"sqlite:///{Path(home).expanduser() / 'banks.sqlite'}"
-
-
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 class BankStore:
@@ -141,14 +100,13 @@ class BankStore:
         # An in-memory database lives and dies with the process: nothing to cache indexes for.
         self.persistent = not in_memory
         if parsed.get_backend_name() == "sqlite" and not in_memory:
-            self.sqlite_path = Path(parsed.database)
-            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url)
-        if parsed.get_backend_name() == "sqlite":
-            event.listen(self.engine, "connect", _enable_sqlite_foreign_keys)
+            self.sqlite_path = Path(parsed.database).expanduser()
+        self.engine: Engine = make_engine(url)
         try:
-            metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
+            # Tables come from the one schema history (migrations), never a create_all of
+            # their own: a bank file made by the CLI is a database the service can open.
+            ensure_schema(self.engine, "bank_entries")
+        except (SQLAlchemyError, DeepscreenError) as exc:
             raise BankError(f"cannot open bank database {url}: {exc}") from None
 
     def close(self) -> None:

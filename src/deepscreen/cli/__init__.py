@@ -7,75 +7,56 @@ quarantined or blocked, 2 an error (unreadable path, bad policy or config).
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
+import os
 import sys
 
 import typer
 
 from ..errors import DeepscreenError
+from .app import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, app, reflow, reflow_help
+from .text import safe_text
 
-app = typer.Typer(
-    name="deepscreen",
-    help=(
-        "Screen images, video and audio for known abuse content, provenance and manipulated "
-        "faces, and route each item to allow, label, quarantine or block.\n\n"
-        "Start with:  deepscreen scan photo.jpg clip.mp4 some/folder/\n\n"
-        "Exit codes: 0 all allowed, 1 something labelled/quarantined/blocked, 2 error."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
+__all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FOUND", "app", "load_commands", "main", "reflow"]
 
 # Each command lives in its own module and attaches itself to ``app`` on import.
 COMMAND_MODULES = ("scan_cmd", "hash_cmd", "bank_cmd", "info_cmd", "train_cmd", "eval_cmd",
                    "serve_cmd", "worker_cmd", "submit_cmd")
 
-EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
-
-def _load_commands() -> None:
+def load_commands() -> None:
+    """Import every command module (each attaches itself to ``app``), then reflow help."""
     for name in COMMAND_MODULES:
         try:
             importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
-    _reflow_help(app)
-
-
-def reflow(text: str) -> str:
-    """Help text as click means it: a paragraph's single line breaks become spaces, so the
-    terminal wraps it at its own width; a paragraph that starts with \\b keeps its lines.
-
-    Typer's rich help keeps every line break of a docstring, so prose written at the
-    source's line length broke mid-sentence in an 80-column terminal.
-    """
-    paragraphs = inspect.cleandoc(text).split("\n\n")
-    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n"))
-                       for p in paragraphs)
-
-
-def _reflow_help(typer_app: typer.Typer) -> None:
-    for command in typer_app.registered_commands:
-        doc = command.help or inspect.getdoc(command.callback)
-        if doc:
-            command.help = reflow(doc)
-    for group in typer_app.registered_groups:
-        if group.typer_instance is not None:
-            _reflow_help(group.typer_instance)
+    reflow_help(app)
 
 
 def main() -> None:
+    # A file name that is not valid UTF-8 reaches us as lone surrogates; printing one must
+    # show it escaped, never crash the run half way through.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="deepscreen: %(levelname)s: %(message)s")
-    _load_commands()
+    load_commands()
     try:
         app()
     except DeepscreenError as exc:
-        typer.echo(f"deepscreen: error: {exc}", err=True)
+        typer.echo(f"deepscreen: error: {safe_text(str(exc))}", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         typer.echo("deepscreen: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # Exit 1 means "something was found" to every script that follows the ClamAV
+        # convention: a crash must never read as a finding. The traceback goes to the log.
+        logging.getLogger("deepscreen").debug("unexpected error", exc_info=True)
+        typer.echo(f"deepscreen: internal error: {type(exc).__name__}: {safe_text(str(exc))} "
+                   "(run with DEEPSCREEN_DEBUG=1 for the traceback)", err=True)
+        if os.environ.get("DEEPSCREEN_DEBUG"):
+            raise
+        sys.exit(EXIT_ERROR)

@@ -15,13 +15,21 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..banks import PDQ_DEFAULT_THRESHOLD, BankStore, NewEntry, hash_item, open_store
-from ..banks.csvio import hash_rows, read_entries, write_entries
-from ..banks.hashing import PDQ_MIN_QUALITY, SIGNAL_TYPES
+from ..banks import (
+    PDQ_DEFAULT_THRESHOLD,
+    SIGNAL_TYPES,
+    BankStore,
+    NewEntry,
+    entries_for,
+    hash_item,
+    open_store,
+)
+from ..banks.csvio import read_entries, write_entries
+from ..banks.hashing import PDQ_MIN_QUALITY
 from ..banks.vpdq import DEFAULT_COMPARED_MATCH_PERCENT, DEFAULT_QUERY_MATCH_PERCENT
 from ..errors import DeepscreenError
 from ..media import Limits, decode, open_media
-from . import EXIT_ERROR, app
+from .app import EXIT_ERROR, app
 from .common import ConfigOption, HomeOption, load_config
 
 bank_app = typer.Typer(
@@ -128,13 +136,10 @@ def add(
 def _file_entries(path: Path, limits: Limits, meta: dict[str, str]) -> list[NewEntry]:
     item = decode(open_media(path, limits))
     hashes = hash_item(item)
-    entries = []
-    for signal_type, value, row_meta in hash_rows(hashes):
-        if signal_type == "pdq" and hashes.pdq is not None and hashes.pdq.quality < PDQ_MIN_QUALITY:
-            typer.echo(f"deepscreen: note: {path}: PDQ quality {hashes.pdq.quality} is below "
-                       f"{PDQ_MIN_QUALITY}; adding exact hashes only", err=True)
-            continue
-        entries.append(NewEntry(signal_type, value, {**row_meta, **meta, "file": path.name}))
+    if hashes.pdq is not None and hashes.pdq.quality < PDQ_MIN_QUALITY:
+        typer.echo(f"deepscreen: note: {path}: PDQ quality {hashes.pdq.quality} is below "
+                   f"{PDQ_MIN_QUALITY}; adding exact hashes only", err=True)
+    entries = entries_for(hashes, {**meta, "file": path.name})
     if not entries:  # an item over the size limit is not even hashed
         raise DeepscreenError(f"{path}: nothing to add ({item.decode_error or 'no hash'})")
     if hashes.pdq_note and hashes.pdq is None:

@@ -21,7 +21,7 @@ from ..evaluate import (
     load_labelled_dir,
     summarise,
 )
-from . import EXIT_CLEAN, app
+from .app import EXIT_CLEAN, app
 from .common import ConfigOption, HomeOption, load_config
 
 

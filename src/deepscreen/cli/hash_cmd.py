@@ -15,12 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..banks import PDQ_MIN_QUALITY, ItemHashes, hash_item
-from ..banks.csvio import CSV_COLUMNS, hash_rows, write_hash_rows
+from ..banks import PDQ_MIN_QUALITY, ItemHashes, entries_for, hash_item
+from ..banks.csvio import CSV_COLUMNS, write_new_entries
 from ..errors import MediaError
 from ..media import decode, open_media
 from ..scan import iter_files
-from . import EXIT_ERROR, app
+from .app import EXIT_ERROR, app
 from .common import ConfigOption, HomeOption, load_config
 
 
@@ -68,7 +68,8 @@ def hash_files(
         if hashes.pdq_note:
             typer.echo(f"deepscreen: note: {path}: {hashes.pdq_note}", err=True)
         if csv_out:
-            write_hash_rows(sys.stdout, hash_rows(hashes), header=False)
+            # No file name: a victim submits hashes, not the names of their photos.
+            write_new_entries(sys.stdout, entries_for(hashes), header=False)
         elif json_lines:
             typer.echo(json.dumps({"file": str(path), **hashes.to_dict()}))
         else:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..policy import Policy
 from ..signals import available_signals
-from . import app
+from .app import app
 
 policy_app = typer.Typer(help="Show or check a screening policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")

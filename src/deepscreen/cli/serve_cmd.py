@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DeepscreenError
-from . import app
+from .app import app
 from .common import ConfigOption, HomeOption
 
 db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=True)
@@ -35,17 +35,15 @@ def _settings(home: Path | None, database_url: str | None, **overrides: object):
     try:
         from ..service.settings import ServiceSettings
     except ModuleNotFoundError as exc:
-        raise DeepscreenError(f"the service needs its extra: pip install 'deepscreen[service]' "
-                              f"({exc.name} is missing)") from exc
+        raise DeepscreenError("the service needs its extra; from a checkout: "
+                              f"pip install -e '.[service]' ({exc.name} is missing)") from exc
     return ServiceSettings.from_env(home=home, database_url=database_url, **overrides)
 
 
 def _database(home: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
-    settings = _settings(home, database_url)
     from ..store import Database
-    from ..store import database_url as resolve_url
 
-    return Database(resolve_url(settings.home, settings.database_url))
+    return Database(_settings(home, database_url).resolved_database_url())
 
 
 @app.command()

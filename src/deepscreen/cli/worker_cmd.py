@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DeepscreenError
-from . import app
+from .app import app
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -38,18 +38,21 @@ def worker(
       DEEPSCREEN_BROKER_URL=redis://127.0.0.1:6379/0 deepscreen worker -j 2
     """
     from ..service import celery_app
+    from ..service.queues import broker_description, queue_name
+    from ..service.settings import ServiceSettings
 
-    if not celery_app.broker_url():
-        raise DeepscreenError(f"set {celery_app.BROKER_URL_ENV} (e.g. redis://127.0.0.1:6379/0)"
+    settings = ServiceSettings.from_env()
+    if not settings.broker_url:
+        raise DeepscreenError("set DEEPSCREEN_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
                               " to the broker the service queues jobs on")
     if pool not in POOLS:
         raise DeepscreenError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
     chosen = [lane.strip() for lane in lanes.split(",") if lane.strip()]
-    queues = ",".join(celery_app.queue_name(lane) for lane in chosen)
+    queues = ",".join(queue_name(settings, lane) for lane in chosen)
     argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--queues={queues}",
             f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if hostname:
         argv.append(f"--hostname={hostname}")
-    typer.echo(f"deepscreen worker: {celery_app.describe()['broker']} queues {queues} "
+    typer.echo(f"deepscreen worker: {broker_description(settings)} queues {queues} "
                f"(pid {os.getpid()})", err=True)
     celery_app.app.worker_main(argv)

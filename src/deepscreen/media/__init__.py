@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import MediaError
-from .item import AudioTrack, Frame, FrameListener, Item
+from .item import AudioTrack, Frame, FrameListener, Item, ItemInfo
 from .limits import Limits
 from .sniff import SNIFF_BYTES, UNKNOWN, MediaKind, MediaType, sniff
 
-__all__ = ["AudioTrack", "Frame", "FrameListener", "Item", "Limits", "MediaKind", "MediaType", "decode",
-           "open_media", "sniff"]
+__all__ = ["AudioTrack", "Frame", "FrameListener", "Item", "ItemInfo", "Limits", "MediaKind",
+           "MediaType", "decode", "open_media", "sniff"]
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -116,19 +116,46 @@ class Item:
     def screenable(self) -> bool:
         return self.decoded and self.decode_error is None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ItemInfo:
         """The item's identity and shape, as the report shows it."""
-        return {
-            "source": self.source,
-            "kind": self.kind,
-            "format": self.media_type.format,
-            "mime": self.media_type.mime,
-            "size": self.size,
-            "sha256": self.sha256,
-            "md5": self.md5,
-            "width": self.width,
-            "height": self.height,
-            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
-            "fps": None if self.fps is None else round(self.fps, 3),
-            "frames_sampled": len(self.frames) if self.kind == "video" else None,
-        }
+        return ItemInfo(
+            source=self.source, kind=self.kind, format=self.media_type.format,
+            mime=self.media_type.mime, size=self.size, sha256=self.sha256, md5=self.md5,
+            width=self.width, height=self.height,
+            duration_s=None if self.duration_s is None else round(self.duration_s, 3),
+            fps=None if self.fps is None else round(self.fps, 3),
+            frames_sampled=len(self.frames) if self.kind == "video" else None)
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """What a report says about the item itself: identity (name, hashes, size, sniffed type)
+    and shape (dimensions, duration, frames). Plain data, kept when the media is not."""
+
+    source: str
+    kind: str
+    format: str
+    mime: str
+    size: int
+    sha256: str
+    md5: str
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    fps: float | None = None
+    frames_sampled: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": self.kind, "format": self.format,
+                "mime": self.mime, "size": self.size, "sha256": self.sha256, "md5": self.md5,
+                "width": self.width, "height": self.height, "duration_s": self.duration_s,
+                "fps": self.fps, "frames_sampled": self.frames_sampled}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ItemInfo:
+        known = {f: data.get(f) for f in cls.__dataclass_fields__}
+        return cls(**{**known, "source": str(known["source"] or ""), "size": int(known["size"] or 0),
+                      "sha256": str(known["sha256"] or ""), "md5": str(known["md5"] or "")})
+
+    def renamed(self, source: str) -> ItemInfo:
+        return replace(self, source=source)

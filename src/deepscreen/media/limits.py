@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from difflib import get_close_matches
 from typing import Any
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,29 @@ class Limits:
                 raise ValueError(f"limit {f.name} must be positive, got {value!r}")
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> Limits:
+    def from_mapping(cls, values: Any, where: str = "limits") -> Limits:
+        """Limits from a config mapping; :class:`ConfigError` naming the key for an unknown
+        key or a value that is not a positive number of the right kind."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: must be a mapping of limit names to numbers, "
+                              f"got {type(values).__name__}")
         known = {f.name: f.type for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise ValueError(f"unknown limit(s): {', '.join(sorted(unknown))}")
-        converted = {k: (int(v) if known[k] == "int" else float(v)) for k, v in values.items()}
+        converted: dict[str, Any] = {}
+        for key, raw in values.items():
+            if key not in known:
+                close = get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"{where}.{key}: unknown limit{hint}; known: "
+                                  f"{', '.join(known)}")
+            whole = known[key] == "int"
+            try:
+                if isinstance(raw, bool) or (whole and isinstance(raw, float)):
+                    raise ValueError
+                value = int(raw) if whole else float(raw)
+            except (TypeError, ValueError):
+                kind = "a whole number" if whole else "a number"
+                raise ConfigError(f"{where}.{key}: {raw!r} is not {kind}") from None
+            if value <= 0:
+                raise ConfigError(f"{where}.{key}: must be positive, got {raw!r}")
+            converted[key] = value
         return cls(**converted)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-IPTC_SOURCE_TYPE_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-
 
 class AiInvolvement(Enum):
     """How much of the media a source type says came from a generative model or algorithm."""

@@ -3,7 +3,7 @@
     >>> from deepscreen.service import create_app, ServiceSettings
     >>> app = create_app(ServiceSettings(home=Path("/var/lib/deepscreen")))
 
-Needs the ``service`` extra: ``pip install 'deepscreen[service]'``.
+Needs the ``service`` extra; from a checkout: ``pip install -e '.[service]'``.
 """
 
 from .app import create_app, make_app

@@ -10,30 +10,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
-from .. import __version__
-from ..banks import BankMatcher
+from ..banks import BankMatcher, open_store
 from ..errors import DeepscreenError
-from ..policy import Policy
-from ..store import BlobStore, Database, database_url
 from ..store.blobs import BlobError
+from ..version import __version__
 from . import ui
 from .admission import Admission, KeyChecker
 from .auth import DatabaseKeys
-from .banking import bank_store_for, scan_config_with_banks
 from .context import ServiceContext
-from .executors import make_executor
+from .errors import status_for
 from .metrics import ServiceMetrics
 from .middleware import MetricsAndAccessLog
 from .ratelimit import make_rate_limiter
-from .reviewing import HashSubmissions, NotAllowed, NotFound
+from .reviewing import HashSubmissions, QuarantineReview
 from .routes import admin, banks, review, scans, system
-from .screening import ScreeningService
 from .settings import ServiceSettings
-from .webhooks import WebhookDispatcher
+from .webhooks import WebhookDispatcher, WebhookOutbox
+from .wiring import build_screening, make_executor, open_database
 
 log = logging.getLogger("deepscreen.service")
 
@@ -54,24 +51,13 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
                    admin.router, system.router, ui.router):
         app.include_router(router)
 
-    @app.exception_handler(BlobError)
-    async def storage_failed(_request: Request, exc: BlobError) -> JSONResponse:
-        log.error("blob storage failed: %s", exc)
-        return JSONResponse({"detail": f"storage unavailable: {exc}"},
-                            status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-
-    @app.exception_handler(NotFound)
-    async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
-
-    @app.exception_handler(NotAllowed)
-    async def not_allowed(_request: Request, exc: NotAllowed) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
-
-    @app.exception_handler(DeepscreenError)
-    async def refused(_request: Request, exc: DeepscreenError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)},
-                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    @app.exception_handler(DeepscreenError)  # BlobError and the review errors included
+    async def domain_error(_request: Request, exc: DeepscreenError) -> JSONResponse:
+        code = status_for(exc)
+        if isinstance(exc, BlobError):
+            log.error("blob storage failed: %s", exc)
+            return JSONResponse({"detail": f"storage unavailable: {exc}"}, status_code=code)
+        return JSONResponse({"detail": str(exc)}, status_code=code)
 
     # The last added runs first: metrics and the access log see every answer, admission's
     # 401s, 408s, 413s and 429s included; admission decides from the headers, before any
@@ -86,38 +72,32 @@ def _key_checker(scope: Scope) -> KeyChecker:
 
 
 def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> ServiceContext:
-    """Open the database (migrating it unless told not to), blobs, banks, workers, webhooks."""
-    db = Database(database_url(settings.home, settings.database_url))
-    if settings.migrate:
-        db.upgrade()
-    blobs = BlobStore(settings.blob_dir)
-    scan_config = scan_config_with_banks(settings.scan_config(), db)
-    policy = Policy.load(settings.policy) if settings.policy else Policy.default()
+    """The screening core (:mod:`.wiring`) plus what only the HTTP service uses: the webhook
+    sender, rate limits, API keys, the bank store and matcher, hash submissions."""
+    db = open_database(settings)
     webhooks = WebhookDispatcher(db, settings.resolved_webhook_secret(), settings.webhook_urls,
                                  max_attempts=settings.webhook_max_attempts,
                                  backoff_s=settings.webhook_backoff_s,
                                  timeout_s=settings.webhook_timeout_s,
                                  callback_policy=settings.callback_policy(),
                                  on_outcome=metrics.count_webhook)
-    screening = ScreeningService(db, blobs, scan_config, policy, webhooks,
-                                 sync_max_bytes=settings.sync_max_bytes,
-                                 max_upload_bytes=settings.max_upload_bytes,
-                                 sync_scanners=settings.sync_scanners,
-                                 job_max_attempts=settings.job_max_attempts,
-                                 on_verdict=metrics.count_verdict)
-    # In-process threads, or Celery workers when DEEPSCREEN_BROKER_URL is set.
-    executor = make_executor(screening, settings.workers)
-    screening.executor = executor
+    # In-process threads, or Celery workers when a broker is configured.
+    executor = make_executor(settings)
+    screening = build_screening(settings, db, executor=executor,
+                                outbox=WebhookOutbox(settings.webhook_urls, notify=webhooks.wake),
+                                on_verdict=metrics.count_verdict)
     metrics.track_queue_depth(executor.depth)
-    bank_store = bank_store_for(scan_config)
+    bank_store = open_store(screening.scan_config)
     rate_limits = make_rate_limiter(settings.rate_per_s, settings.rate_burst,
                                     settings.rate_limit_url)
-    return ServiceContext(settings=settings, db=db, blobs=blobs, screening=screening,
+    return ServiceContext(settings=settings, db=db, blobs=screening.blobs, screening=screening,
                           webhooks=webhooks, metrics=metrics, rate_limits=rate_limits,
                           keys=DatabaseKeys(db, rate_limits),
                           banks=bank_store, matcher=BankMatcher(bank_store, settings.home),
                           hash_submissions=HashSubmissions(db, bank_store,
-                                                           settings.submission_banks))
+                                                           settings.submission_banks),
+                          review=QuarantineReview(db, screening.blobs, bank_store,
+                                                  screening.release_blob))
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -133,7 +113,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: ServiceContext = app.state.ctx
     removed = ctx.blobs.clean_incoming()
-    ctx.screening.executor.start()
+    ctx.screening.start()
     ctx.webhooks.start()
     resumed = ctx.screening.resume_pending()
     log.info("service started", extra={"database": ctx.db.dialect, "resumed_jobs": resumed,
@@ -142,8 +122,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        ctx.screening.executor.stop()
+        ctx.screening.stop()
         ctx.webhooks.stop()
-        ctx.screening.close()
         ctx.banks.close()
         ctx.db.dispose()

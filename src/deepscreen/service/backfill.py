@@ -28,9 +28,9 @@ from sqlalchemy import func, select
 
 from ..errors import DeepscreenError
 from ..store.models import Scan
-from .jobs import InProcessExecutor, JobExecutor
 from .screening import ScreeningService, UploadTooLarge
 from .settings import ServiceSettings
+from .wiring import build_screening, make_executor, open_database
 
 log = logging.getLogger(__name__)
 
@@ -124,29 +124,22 @@ class Backfill:
             pending = self.in_flight()
 
 
-def backfill_service(settings: ServiceSettings, workers: int = 1
-                     ) -> tuple[ScreeningService, JobExecutor]:
-    """A screening service over the configured store whose jobs go to the backfill lane.
+def backfill_service(settings: ServiceSettings, workers: int = 1) -> ScreeningService:
+    """A started screening service over the configured store whose jobs go to the backfill
+    lane.
 
     Every file becomes a job (no synchronous scans in the submitter). With a broker the jobs
     go to the Celery backfill queue; without one, to ``workers`` threads in this process,
     which is made nicer so that a service on the same host keeps its CPU for uploads.
     """
-    from . import celery_app
-    from .executors import CeleryExecutor
-
-    service = celery_app.build_screening_service(replace(settings, sync_max_bytes=0))
-    if settings.migrate:  # the first user of a fresh store may be a backfill
-        service.db.upgrade()
-    executor: JobExecutor
-    if celery_app.broker_url():
-        executor = CeleryExecutor(celery_app.make_celery(), lane="backfill")
-    else:
+    executor = make_executor(settings, lane="backfill", workers=workers)
+    if executor.runs_here:
         _lower_priority()
-        executor = InProcessExecutor(service.process, service.new_scanner, workers=workers)
-    service.executor = executor
-    executor.start()
-    return service, executor
+    # The first user of a fresh store may be a backfill: it migrates as the service would.
+    service = build_screening(replace(settings, sync_max_bytes=0), open_database(settings),
+                              executor=executor)
+    service.start()
+    return service
 
 
 def _sha256(stream: BinaryIO) -> str:

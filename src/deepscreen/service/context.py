@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from ..banks import BankMatcher, BankStore
 from ..store import BlobStore, Database
 from .auth import DatabaseKeys
 from .metrics import ServiceMetrics
 from .ratelimit import RateLimiter
-from .reviewing import HashSubmissions
+from .reviewing import HashSubmissions, QuarantineReview
 from .screening import ScreeningService
 from .settings import ServiceSettings
 from .webhooks import WebhookDispatcher
@@ -31,8 +32,13 @@ class ServiceContext:
     banks: BankStore
     matcher: BankMatcher  # for hash look-ups; not thread-safe, hence the lock
     hash_submissions: HashSubmissions
+    review: QuarantineReview
     matcher_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def get_context(request: Request) -> ServiceContext:
     return request.app.state.ctx
+
+
+# What a route or page declares to receive the context (the one alias every module uses).
+Context = Annotated[ServiceContext, Depends(get_context)]

@@ -1,50 +1,147 @@
-"""The Celery job executor, and the choice between it and the in-process one.
+"""Where scan jobs run, behind one small interface: threads here, or Celery workers elsewhere.
 
-:class:`CeleryExecutor` implements :class:`~deepscreen.service.jobs.JobExecutor`: ``submit``
-publishes the scan id to a broker queue and returns; Celery workers
-(:mod:`deepscreen.service.celery_app`) run the job. Which executor a service gets is decided
-by one environment variable, so the same build runs embedded or scaled out.
+A job is only a scan id: the scan row (status ``pending``) and its blob are already durable
+when a job is submitted, so an executor may lose its queue (a crash, a restart) without
+losing work; the service resubmits every pending scan on start.
+
+An executor is built on its own and handed to :class:`~deepscreen.service.screening.ScreeningService`
+(as httpx takes ``Client(transport=...)``); the service binds itself as the executor's
+:class:`JobRunner` when it starts.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from typing import TYPE_CHECKING
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import DeepscreenError
-from .jobs import InProcessExecutor, JobExecutor
+from ..scan import Scanner
 
 if TYPE_CHECKING:
     from celery import Celery
 
-    from .screening import ScreeningService
-
 log = logging.getLogger(__name__)
 
 
-class CeleryExecutor(JobExecutor):
-    """Publishes jobs to one lane's queue; workers elsewhere take them.
+class JobRunner(Protocol):
+    """What runs a job: the screening service."""
 
-    ``lane="live"`` is for uploads, ``lane="backfill"`` for archives: workers always take
-    live jobs first, so a backfill never delays an upload.
+    def process(self, scan_id: str, scanner: Scanner) -> None: ...
+
+    def new_scanner(self) -> Scanner: ...
+
+
+class JobExecutor(ABC):
+    """Runs the jobs of submitted scan ids, somewhere."""
+
+    @abstractmethod
+    def start(self, runner: JobRunner) -> None:
+        """Begin taking jobs, run by ``runner`` (where they run here)."""
+
+    @abstractmethod
+    def submit(self, scan_id: str) -> None:
+        """Queue one job; must not block the request that calls it."""
+
+    @abstractmethod
+    def depth(self) -> int:
+        """Jobs queued or running (for the queue-depth metric)."""
+
+    @abstractmethod
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the running jobs and stop; queued ones stay pending in the database."""
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether jobs run in this process (so waiting for them means running them)."""
+        return True
+
+
+class InProcessExecutor(JobExecutor):
+    """Worker threads in this process, each with its own :class:`Scanner`.
+
+    Scanners are not thread-safe (signals hold model sessions), so each thread builds one
+    and keeps it. ``workers=0`` accepts jobs but runs none: the scans stay pending for
+    another process (or the next start) to pick up.
     """
 
-    def __init__(self, celery: Celery | None = None, lane: str = "live",
-                 depth_cache_s: float = 2.0) -> None:
-        from . import celery_app
+    _STOP = ""
 
-        self._celery = celery if celery is not None else celery_app.app
-        self.lane = lane
-        self.queue = celery_app.queue_name(lane)
-        self._queues = [celery_app.queue_name(name) for name in celery_app.LANES]
-        self._task_name = celery_app.TASK_NAME
+    def __init__(self, workers: int = 1) -> None:
+        self._workers = workers
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, runner: JobRunner) -> None:
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._work, args=(runner,),
+                                      name=f"deepscreen-job-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, scan_id: str) -> None:
+        with self._lock:
+            if scan_id in self._queued:  # resubmitted on resume while still queued
+                return
+            self._queued.add(scan_id)
+        self._queue.put(scan_id)
+
+    def depth(self) -> int:
+        with self._lock:
+            return len(self._queued)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        for _ in self._threads:
+            self._queue.put(self._STOP)
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads.clear()
+
+    def _work(self, runner: JobRunner) -> None:
+        scanner: Scanner | None = None
+        try:
+            while True:
+                scan_id = self._queue.get()
+                if scan_id == self._STOP:
+                    return
+                try:
+                    if scanner is None:
+                        scanner = runner.new_scanner()
+                    runner.process(scan_id, scanner)
+                except Exception:  # one bad job must not kill the worker
+                    log.exception("job %s failed", scan_id)
+                finally:
+                    with self._lock:
+                        self._queued.discard(scan_id)
+        finally:
+            if scanner is not None:
+                scanner.close()
+
+
+class CeleryExecutor(JobExecutor):
+    """Publishes jobs to one lane's broker queue; Celery workers elsewhere run them
+    (:mod:`deepscreen.service.celery_app`)."""
+
+    def __init__(self, celery: Celery, queue: str, all_queues: list[str], task_name: str,
+                 depth_cache_s: float = 2.0) -> None:
+        self._celery = celery
+        self.queue = queue
+        self._queues = all_queues
+        self._task_name = task_name
         self._depth_cache_s = depth_cache_s
         self._depth = (0, float("-inf"))  # (value, when measured)
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    @property
+    def runs_here(self) -> bool:
+        return False
+
+    def start(self, runner: JobRunner) -> None:
         """Check the broker is reachable, so a misconfigured URL fails at start-up."""
         try:
             with self._celery.connection_for_write() as connection:
@@ -65,7 +162,7 @@ class CeleryExecutor(JobExecutor):
                           self.queue)
 
     def depth(self) -> int:
-        """Jobs waiting in the broker (both lanes); measured at most every few seconds."""
+        """Jobs waiting in the broker (every lane); measured at most every few seconds."""
         with self._lock:
             value, measured = self._depth
             if time.monotonic() - measured < self._depth_cache_s:
@@ -78,9 +175,9 @@ class CeleryExecutor(JobExecutor):
         try:
             with self._celery.connection_for_read() as connection:
                 channel = connection.default_channel
-                for queue in self._queues:
+                for name in self._queues:
                     try:
-                        total += channel.queue_declare(queue=queue, passive=True).message_count
+                        total += channel.queue_declare(queue=name, passive=True).message_count
                     except Exception:  # a queue nobody declared yet is empty
                         continue
         except Exception:
@@ -89,12 +186,3 @@ class CeleryExecutor(JobExecutor):
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Nothing runs here; queued jobs stay in the broker for the workers."""
-
-
-def make_executor(service: ScreeningService, workers: int = 1) -> JobExecutor:
-    """Celery when ``DEEPSCREEN_BROKER_URL`` is set, else ``workers`` in-process threads."""
-    from . import celery_app
-
-    if celery_app.broker_url():
-        return CeleryExecutor()
-    return InProcessExecutor(service.process, service.new_scanner, workers=workers)

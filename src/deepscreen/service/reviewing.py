@@ -1,23 +1,29 @@
-"""The review workflows, free of HTTP: routes and the review UI call these, and the app maps
-the domain errors below to answers in one place (its exception handlers).
+"""The review workflows, free of HTTP: the API routes and the review UI both call these,
+and :mod:`.errors` maps their domain errors to HTTP statuses in one place.
 
-Hash submissions: a submitter proposes hashes for a bank that accepts submissions; nothing
-reaches the bank until a reviewer approves, so one submitter key cannot get chosen content
-blocked for everyone. The submission and the decision are both audited with their keys.
+- Quarantine review (:class:`QuarantineReview`): decide on a held item (release: allowed,
+  its media deleted; confirm: its hashes go into a bank; escalate), and hand a reviewer the
+  held media, every view audited.
+- Hash submissions (:class:`HashSubmissions`): a submitter proposes hashes for a bank that
+  accepts submissions; nothing reaches the bank until a reviewer approves, so one submitter
+  key cannot get chosen content blocked for everyone. Both steps are audited with their keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..banks import BankStore, NewEntry, normalize_value
 from ..errors import DeepscreenError
-from ..store import Database
+from ..store import BlobStore, Database, audit
+from ..store import records as rec
 from ..store import submissions as subs
 from ..store.keys import Principal
-from ..store.models import HashSubmission
+from ..store.models import HashSubmission, QuarantineEntry, ReviewDecision, Scan
+from .banking import add_item_hashes_to_bank
 
 
 class NotFound(DeepscreenError):
@@ -26,6 +32,79 @@ class NotFound(DeepscreenError):
 
 class NotAllowed(DeepscreenError):
     """The caller's role or the service's settings do not allow this."""
+
+
+class Conflict(DeepscreenError):
+    """The decision cannot be applied to the item as it stands (already released, confirm
+    without a bank, an unknown bank)."""
+
+
+@dataclass(frozen=True)
+class HeldMedia:
+    """A held item's bytes on disk, for a reviewer to look at."""
+
+    path: Path
+    mime: str
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A review decision as applied: the entry after it, its scan, and what it did."""
+
+    entry: QuarantineEntry
+    scan: Scan
+    decision: ReviewDecision
+    hashes_added: int
+
+
+class QuarantineReview:
+    """Decisions on held items, and access to their media."""
+
+    def __init__(self, db: Database, blobs: BlobStore, banks: BankStore,
+                 release_blob: Callable[[str], bool]) -> None:
+        self._db, self._blobs, self._banks = db, blobs, banks
+        self._release_blob = release_blob  # deletes a blob unless something still needs it
+
+    def decide(self, principal: Principal, entry_id: str, decision: str, reason: str,
+               bank: str | None = None) -> Decided:
+        """Release, confirm (the item's hashes go into ``bank``) or escalate; audited."""
+        with self._db.session() as session:
+            entry = rec.find_entry(session, entry_id)
+            if entry is None:
+                raise NotFound(f"no quarantine entry {entry_id}")
+            scan = session.get(Scan, entry.scan_id)
+            assert scan is not None  # an entry always has its scan (foreign key)
+            added = 0
+            try:
+                rec.check_decision(entry, decision=decision, reviewer=principal.name,
+                                   reason=reason, bank=bank)
+                if decision == "confirm" and bank is not None:
+                    added = add_item_hashes_to_bank(self._banks, bank, scan, principal.name,
+                                                    reason)
+                row = rec.decide(session, entry, decision=decision, reviewer=principal.name,
+                                 reviewer_key_id=principal.key_id, reason=reason, bank=bank,
+                                 details={"hashes_added": added})
+            except DeepscreenError as exc:
+                raise Conflict(str(exc)) from exc
+            released = entry.blob_key if entry.state == "released" else None
+            result = Decided(entry=entry, scan=scan, decision=row, hashes_added=added)
+        if released is not None:
+            self._release_blob(released)
+        return result
+
+    def held_media(self, principal: Principal, entry_id: str, via: str) -> HeldMedia:
+        """The held item's file and media type; :class:`NotFound` once it was released.
+        Every call is a view of hostile media by a person, so it is audited."""
+        with self._db.session() as session:
+            entry = rec.find_entry(session, entry_id)
+            if entry is None or entry.state == "released" or not self._blobs.exists(entry.blob_key):
+                raise NotFound(f"no held media for {entry_id}")
+            scan = session.get(Scan, entry.scan_id)
+            mime = str(((scan.report if scan else None) or {}).get("item", {}).get("mime")
+                       or "application/octet-stream")
+            audit.record(session, principal.name, "review.view-media", f"quarantine:{entry.id}",
+                         {"key_id": principal.key_id, "via": via})
+            return HeldMedia(path=self._blobs.path(entry.blob_key), mime=mime)
 
 
 @dataclass(frozen=True)

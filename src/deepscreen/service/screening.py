@@ -9,14 +9,13 @@ on startup. Scanning itself is :class:`deepscreen.scan.Scanner`, as everywhere e
 from __future__ import annotations
 
 import io
-import json
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..config import ScanConfig
 from ..errors import DeepscreenError
@@ -27,24 +26,15 @@ from ..report import Report
 from ..scan import Scanner
 from ..store import BlobStore, Database
 from ..store import records as rec
-from ..store.blobs import BlobError
-from ..store.models import Scan
-from .jobs import JobExecutor
-from .webhooks import WebhookDispatcher
+from ..store.blobs import BlobTooLarge
+from ..store.models import Scan, ScanStatus
+from .executors import JobExecutor
+from .webhooks import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
 # Kinds that decode slowly: always a job, whatever their size.
 ASYNC_KINDS = frozenset({"video", "audio"})
-
-
-def report_document(report: Report) -> dict[str, Any]:
-    """The report as plain JSON data, safe for a JSON column and a JSON response.
-
-    ``Report.to_json`` turns numpy values in evidence into plain ones; non-finite floats
-    (which JSON, PostgreSQL's jsonb and the HTTP response all refuse) become null.
-    """
-    return json.loads(report.to_json(), parse_constant=lambda _constant: None)
 
 
 class UploadTooLarge(DeepscreenError):
@@ -56,10 +46,13 @@ class Submission:
     """The answer to an upload: finished (with its report) or accepted as a job."""
 
     scan_id: str
-    status: str  # "done" or "pending"
-    report: dict[str, Any] | None
-    verdict: str | None
+    status: ScanStatus  # "done" or "pending"
+    report: Report | None
     quarantined: bool
+
+    @property
+    def verdict(self) -> str | None:
+        return None if self.report is None else self.report.action
 
 
 class ScannerPool:
@@ -94,23 +87,39 @@ class ScannerPool:
 
 
 class ScreeningService:
-    """Accepts uploads and runs jobs; the HTTP layer and the job executor both call it."""
+    """Accepts uploads and runs jobs; the HTTP layer and the job executors both call it.
+
+    ``executor`` runs the jobs (threads here, or Celery workers); ``None`` for a process
+    that only runs jobs it is handed (a Celery worker). :meth:`start` binds it.
+    """
 
     def __init__(self, db: Database, blobs: BlobStore, scan_config: ScanConfig, policy: Policy,
-                 webhooks: WebhookDispatcher, *, sync_max_bytes: int, max_upload_bytes: int,
-                 sync_scanners: int = 2, job_max_attempts: int = 3,
+                 outbox: WebhookOutbox, *, executor: JobExecutor | None = None,
+                 sync_max_bytes: int, max_upload_bytes: int, sync_scanners: int = 2,
+                 job_max_attempts: int = 3,
                  on_verdict: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.blobs = blobs
         self.scan_config = scan_config
         self.policy = policy
-        self.webhooks = webhooks
+        self.outbox = outbox
+        self.executor = executor
         self.sync_max_bytes = sync_max_bytes
         self.max_upload_bytes = max_upload_bytes
         self.job_max_attempts = job_max_attempts
-        self.executor: JobExecutor | None = None
         self.scanners = ScannerPool(self.new_scanner, sync_scanners)
         self._on_verdict = on_verdict or (lambda action: None)
+
+    def start(self) -> None:
+        """Start the executor, with this service running its jobs."""
+        if self.executor is not None:
+            self.executor.start(self)
+
+    def stop(self) -> None:
+        """Stop taking jobs (queued ones stay pending) and release the scanners."""
+        if self.executor is not None:
+            self.executor.stop()
+        self.scanners.close()
 
     def new_scanner(self) -> Scanner:
         return Scanner(self.scan_config, self.policy)
@@ -147,43 +156,40 @@ class ScreeningService:
     def _scan_now(self, data: bytes, filename: str, submitted_by: str,
                   callback_url: str | None, submitted_key_id: str | None) -> Submission:
         with self.scanners.scanner() as scanner:
-            report = report_document(scanner.scan(data, name=filename))
-        action = report["verdict"]["action"]
+            report = scanner.scan(data, name=filename)
+        action = report.action
         staged = self.blobs.stage(io.BytesIO(data)) if action in rec.HELD_ACTIONS else None
         try:
             with self.db.session() as session:
                 if staged is not None:
                     rec.lock_blob(session, staged.blob.key)
-                scan = rec.add_scan(session, sha256=report["item"]["sha256"],
-                                    md5=report["item"]["md5"], source_name=filename,
-                                    kind=report["item"]["kind"], size=len(data),
+                scan = rec.add_scan(session, sha256=report.item.sha256, md5=report.item.md5,
+                                    source_name=filename, kind=report.item.kind, size=len(data),
                                     status="pending", submitted_by=submitted_by,
                                     submitted_key_id=submitted_key_id,
                                     blob_key=staged.blob.key if staged else None,
                                     callback_url=callback_url)
                 entry = rec.complete_scan(session, scan, report)
-                self.webhooks.enqueue(session, scan, report)
+                self.outbox.enqueue(session, scan, report)
                 if staged is not None:
                     staged.commit()  # durable before the rows are, and both before the answer
         finally:
             if staged is not None:
                 staged.discard()
-        self.webhooks.wake()
+        self.outbox.notify()
         self._on_verdict(action)
         log.info("scan finished", extra={"scan_id": scan.id, "verdict": action, "mode": "sync",
                                          "kind": scan.kind, "held": entry is not None,
-                                         "scan_ms": report["elapsed_ms"]})
-        return Submission(scan_id=scan.id, status="done", report=report, verdict=action,
+                                         "scan_ms": round(report.elapsed_ms, 3)})
+        return Submission(scan_id=scan.id, status="done", report=report,
                           quarantined=entry is not None)
 
     def _accept_job(self, stream: BinaryIO, filename: str, kind: str, submitted_by: str,
                     callback_url: str | None, submitted_key_id: str | None) -> Submission:
         try:
             staged = self.blobs.stage(stream, max_bytes=self.max_upload_bytes)
-        except BlobError as exc:
-            if "more than" in str(exc):
-                raise UploadTooLarge(str(exc)) from exc
-            raise
+        except BlobTooLarge as exc:
+            raise UploadTooLarge(str(exc)) from exc
         blob = staged.blob
         try:
             with self.db.session() as session:
@@ -200,8 +206,7 @@ class ScreeningService:
             self.executor.submit(scan.id)
         log.info("scan accepted as a job", extra={"scan_id": scan.id, "kind": kind,
                                                   "size": blob.size})
-        return Submission(scan_id=scan.id, status="pending", report=None, verdict=None,
-                          quarantined=False)
+        return Submission(scan_id=scan.id, status="pending", report=None, quarantined=False)
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -220,8 +225,7 @@ class ScreeningService:
         try:
             if blob_key is None:
                 raise DeepscreenError("the scan's blob key is missing")
-            blob_path = self.blobs.path(blob_key)
-            report = report_document(scanner.scan(blob_path, name=name))
+            report = scanner.scan(self.blobs.path(blob_key), name=name)
         except Exception as exc:
             log.exception("scan %s failed", scan_id)
             # Clients see the error: never where the service keeps its files.
@@ -234,18 +238,18 @@ class ScreeningService:
             if scan is None or scan.status != "pending":
                 return
             entry = rec.complete_scan(session, scan, report)
-            self.webhooks.enqueue(session, scan, report)
+            self.outbox.enqueue(session, scan, report)
             if entry is None and not rec.blob_in_use(session, blob_key):
                 # Inside the locked transaction: no upload of the same bytes can slip between
                 # the check and the delete. (Should the commit then fail, the job is retried,
                 # finds no blob and is held for review as failed: never silently allowed.)
                 self.blobs.delete(blob_key)
-        self.webhooks.wake()
-        self._on_verdict(report["verdict"]["action"])
+        self.outbox.notify()
+        self._on_verdict(report.action)
         log.info("scan finished", extra={"scan_id": scan_id, "mode": "job",
-                                         "verdict": report["verdict"]["action"],
-                                         "held": entry is not None, "attempt": attempts,
-                                         "scan_ms": report["elapsed_ms"]})
+                                         "verdict": report.action, "held": entry is not None,
+                                         "attempt": attempts,
+                                         "scan_ms": round(report.elapsed_ms, 3)})
 
     def _fail(self, scan_id: str, error: str) -> None:
         with self.db.session() as session:
@@ -253,9 +257,9 @@ class ScreeningService:
             if scan is None or scan.status != "pending":
                 return
             rec.fail_scan(session, scan, error)
-            self.webhooks.enqueue(session, scan, None)
+            self.outbox.enqueue(session, scan, None)
         log.warning("scan failed; held for review", extra={"scan_id": scan_id, "error": error})
-        self.webhooks.wake()
+        self.outbox.notify()
         self._on_verdict("quarantine")
 
     def resume_pending(self) -> int:
@@ -275,5 +279,3 @@ class ScreeningService:
                 return False
             return self.blobs.delete(blob_key)
 
-    def close(self) -> None:
-        self.scanners.close()

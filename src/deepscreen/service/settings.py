@@ -7,15 +7,16 @@ The defaults run an embedded service with no setup: SQLite and blobs in the data
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..config import ScanConfig, default_home
 from ..errors import DeepscreenError
+from ..store.db import default_database_url
 from .admission import AdmissionLimits
 from .callbacks import CallbackPolicy
+from .secret_files import read_or_create_secret
 
 MULTIPART_ALLOWANCE = 1 << 20  # form framing and fields around an upload's bytes
 
@@ -40,8 +41,15 @@ class ServiceSettings:
     rate_burst: int = 40
     # redis://... : one bucket per key shared by every process; None: per-process buckets
     rate_limit_url: str | None = None
+    # Jobs: Celery workers over this broker (redis://..., amqp://...), else in-process threads.
+    broker_url: str | None = None
+    queue: str = "deepscreen"  # broker queue prefix: <queue>.live and <queue>.backfill
+    # Redis only: seconds before an unacknowledged job goes to another worker. Must exceed
+    # the longest scan, or a slow job runs twice (harmless, but wasted work).
+    broker_visibility_timeout: int = 3600
     webhook_urls: tuple[str, ...] = ()  # every finished scan is POSTed to each
     webhook_secret: str | None = None  # None: generated once into home/service/webhook.secret
+    ui_secret: str | None = None  # signs review-UI cookies; None: generated into service/ui.secret
     webhook_max_attempts: int = 8
     webhook_backoff_s: float = 2.0  # first retry delay; doubles each attempt
     webhook_timeout_s: float = 10.0
@@ -85,15 +93,15 @@ class ServiceSettings:
 
     def resolved_webhook_secret(self) -> str:
         """The HMAC key for webhook signatures; generated (mode 0600) on first use if unset."""
-        if self.webhook_secret:
-            return self.webhook_secret
-        path = self.data_dir / "webhook.secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-        return path.read_text().strip()
+        return self.webhook_secret or read_or_create_secret(self.data_dir / "webhook.secret")
+
+    def resolved_ui_secret(self) -> str:
+        """The key that signs review-UI cookies; shared by processes on one data folder."""
+        return self.ui_secret or read_or_create_secret(self.data_dir / "ui.secret")
+
+    def resolved_database_url(self) -> str:
+        """``database_url``, else SQLite in the home folder."""
+        return self.database_url or default_database_url(self.home)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> ServiceSettings:

@@ -3,9 +3,9 @@
 Mounted by the app factory (``app.include_router(ui.router)``) under ``/ui``. Plain HTML
 forms, no scripts: reviewers log in with their API key (reviewer role), see the quarantine
 queue, open an item (verdict, reasons, provenance, bank matches, faces, timeline, the image
-itself) and release, confirm into a bank or escalate it with a reason. Decisions go through
-the API's own handler (:func:`deepscreen.service.routes.review.decide`), so the UI and the
-API cannot disagree on what a decision does or how it is audited.
+itself) and release, confirm into a bank or escalate it with a reason. Decisions and media
+go through the same review workflow as the API (:mod:`deepscreen.service.reviewing`), so the
+UI and the API cannot disagree on what a decision does or how it is audited.
 
 Every value from an item (file name, metadata, evidence) is attacker-controlled: templates
 autoescape, the pages forbid scripts with a Content-Security-Policy, and the media preview
@@ -15,21 +15,25 @@ is served only for raster image types, with ``nosniff`` and a sandboxing policy.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from pydantic import ValidationError
+from markupsafe import Markup
 
+from ..errors import DeepscreenError
+from ..media import MediaKind
 from ..store import audit
 from ..store import keys as api_keys
 from ..store import records as rec
 from ..store.models import DECISIONS, QUARANTINE_STATES, Scan
-from .context import ServiceContext, get_context
-from .schemas import DecisionIn
-from .ui_report import report_view
+from ..styles import badge_css
+from .context import Context, ServiceContext
+from .errors import status_for
+from .reviewing import NotFound
+from .ui_report import PREVIEWABLE_MIME, read_stored, report_view
 from .ui_session import (
     LOGIN_COOKIE,
     LOGIN_MAX_AGE_S,
@@ -38,13 +42,12 @@ from .ui_session import (
     SESSION_MAX_AGE_S,
     SessionSigner,
     UISession,
-    ui_secret,
 )
 
 PREFIX = "/ui"
 PAGE_SIZE = 50
-ACTIONS = ("quarantine", "block")
-KINDS = ("image", "video", "audio", "unknown")
+ACTIONS = rec.HELD_ACTIONS  # the verdicts that put an item in the queue
+KINDS: tuple[str, ...] = get_args(MediaKind)
 
 # No scripts at all; images only from here or inline data (face crops); forms post here.
 PAGE_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
@@ -55,11 +58,11 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DEN
                     "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 router = APIRouter(prefix=PREFIX, tags=["review UI"], include_in_schema=False)
-Context = Annotated[ServiceContext, Depends(get_context)]
 
 _templates = Environment(loader=PackageLoader("deepscreen.service", "templates"),
                          autoescape=select_autoescape(default=True, default_for_string=True))
 # JSON as readable text (a plain string, so autoescaping still applies to it).
+_templates.globals["badge_css"] = Markup(badge_css())  # verdict colours, named in deepscreen.styles
 _templates.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False,
                                                          sort_keys=True, default=str)
 
@@ -68,7 +71,7 @@ def _signer(request: Request, ctx: ServiceContext) -> SessionSigner:
     # One signer per app: the secret file is read once, not on every request.
     signer = getattr(request.app.state, "ui_signer", None)
     if signer is None:
-        signer = SessionSigner(ui_secret(ctx.settings.data_dir))
+        signer = SessionSigner(ctx.settings.resolved_ui_secret())
         request.app.state.ui_signer = signer
     return signer
 
@@ -212,7 +215,7 @@ def _item_page(ctx: ServiceContext, reviewer: UISession, entry_id: str,
                       "labels": rec.decode_labels(entry.labels), "created": entry.created_at,
                       "source": scan.source_name, "status": scan.status, "error": scan.error,
                       "submitted_by": scan.submitted_by}
-        report = report_view(scan.report)
+        report = report_view(read_stored(scan.report))
     banks = [bank.name for bank in ctx.banks.list_banks(counts=False)]
     return _page("item.html", status_code=status_code, reviewer=reviewer, entry=entry_view,
                  report=report, decisions=decisions, banks=banks, notice=notice, error=error,
@@ -222,19 +225,13 @@ def _item_page(ctx: ServiceContext, reviewer: UISession, entry_id: str,
 @router.get("/items/{entry_id}/media")
 def media(entry_id: str, ctx: Context, reviewer: Reviewer) -> Response:
     """The held image itself, for the preview; every view is audited."""
-    with ctx.db.session() as session:
-        entry = rec.find_entry(session, entry_id)
-        if entry is None or entry.state == "released" or not ctx.blobs.exists(entry.blob_key):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no held media for this entry")
-        scan = session.get(Scan, entry.scan_id)
-        view = report_view(scan.report)
-        if not view.previewable:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview for this media type")
-        audit.record(session, reviewer.principal.name, "review.view-media",
-                     f"quarantine:{entry.id}", {"key_id": reviewer.principal.key_id,
-                                                "via": "ui"})
-        path = ctx.blobs.path(entry.blob_key)
-    return FileResponse(path, media_type=view.mime,
+    try:
+        held = ctx.review.held_media(reviewer.principal, entry_id, via="ui")
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    if held.mime not in PREVIEWABLE_MIME:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview for this media type")
+    return FileResponse(held.path, media_type=held.mime,
                         headers={"Content-Security-Policy": MEDIA_CSP,
                                  "Content-Disposition": "inline", **SECURITY_HEADERS})
 
@@ -245,24 +242,19 @@ def decide(entry_id: str, ctx: Context, reviewer: Reviewer,
            reason: Annotated[str, Form(max_length=4000)] = "",
            bank: Annotated[str, Form(max_length=128)] = "",
            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """Apply a decision through the API's handler; back to the item page either way."""
-    from .routes import review
-
+    """Apply a decision through the review workflow; back to the item page either way."""
     if not reviewer.csrf_ok(csrf):
         return _item_page(ctx, reviewer, entry_id, status_code=403,
                           error="The form token is missing or stale; reload the page.")
     if not reason.strip():
         return _item_page(ctx, reviewer, entry_id, status_code=422,
                           error="A decision needs a reason.")
-    try:
-        body = DecisionIn(decision=decision, reason=reason.strip(), bank=bank or None)
-    except ValidationError:
+    if decision not in DECISIONS:
         return _item_page(ctx, reviewer, entry_id, status_code=422,
                           error="Choose release, confirm or escalate.")
     try:
-        review.decide(entry_id, body, ctx, reviewer.principal)
-    except HTTPException as exc:
-        return _item_page(ctx, reviewer, entry_id, status_code=exc.status_code,
-                          error=str(exc.detail))
+        ctx.review.decide(reviewer.principal, entry_id, decision, reason.strip(), bank or None)
+    except DeepscreenError as exc:
+        return _item_page(ctx, reviewer, entry_id, status_code=status_for(exc), error=str(exc))
     return RedirectResponse(f"{PREFIX}/items/{entry_id}?done={decision}",
                             status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)

@@ -2,9 +2,9 @@
 
 The faces section (key frame, crops, heatmaps, the video timeline) and the findings table
 are drawn by :mod:`deepscreen.html_report`, the same code as ``deepscreen scan --report``;
-this module only turns the stored JSON back into findings and picks out the provenance and
-bank-match evidence. The HTML it returns is escaped by html_report; everything else is plain
-data that the (autoescaping) templates escape.
+this module reads the stored JSON back into a :class:`~deepscreen.report.Report` and picks
+out the provenance and bank-match evidence. The HTML it returns is escaped by html_report;
+everything else is plain data that the (autoescaping) templates escape.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from markupsafe import Markup
 
 from .. import html_report
 from ..findings import Finding
+from ..policy import Reason
+from ..report import Report
 
 PROVENANCE_SIGNALS = ("c2pa", "xmp", "generator", "watermark")
 # Media types a browser shows as an image without running anything (no SVG, no HTML).
@@ -49,7 +51,7 @@ class ReportView:
     """What the item page needs from a report; every string is still unescaped data."""
 
     action: str | None
-    reasons: list[dict[str, Any]]
+    reasons: list[Reason]
     facts: list[tuple[str, str]]
     error: str | None
     provenance: list[ProvenanceView] = field(default_factory=list)
@@ -65,53 +67,47 @@ class ReportView:
         return self.mime in PREVIEWABLE_MIME
 
 
-def findings_of(report: dict[str, Any]) -> list[Finding]:
-    """The report's findings as objects again; a malformed one is skipped, not fatal."""
-    findings = []
-    for raw in report.get("findings") or []:
-        if not isinstance(raw, dict):
-            continue
-        try:
-            findings.append(Finding(
-                signal=str(raw.get("signal", "?")), version=str(raw.get("version", "")),
-                score=raw.get("score"), labels=tuple(str(x) for x in raw.get("labels") or ()),
-                summary=str(raw.get("summary") or ""), evidence=dict(raw.get("evidence") or {}),
-                abstained=raw.get("abstained"), elapsed_ms=float(raw.get("elapsed_ms") or 0.0)))
-        except (TypeError, ValueError):
-            continue
-    return findings
+def read_stored(document: dict[str, Any] | None) -> Report | None:
+    """A stored report document as a :class:`Report` (``None`` while the scan is pending).
+
+    A stored report was written by ``Report.to_document`` and reads back whole; should one
+    finding in it be malformed (hand-edited, or from a newer version), that finding is
+    left out instead of the whole page failing.
+    """
+    if not document:
+        return None
+    findings = document.get("findings") or []
+    readable = [raw for raw in findings if _readable_finding(raw)]
+    return Report.from_dict({**document, "findings": readable})
 
 
-def report_view(report: dict[str, Any] | None) -> ReportView:
+def _readable_finding(raw: Any) -> bool:
+    try:
+        Finding.from_dict(raw)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+    return True
+
+
+def report_view(report: Report | None) -> ReportView:
     """The item page's view of ``report`` (``None`` while the scan is pending)."""
-    if not report:
+    if report is None:
         return ReportView(action=None, reasons=[], facts=[], error=None)
-    item = report.get("item") or {}
-    verdict = report.get("verdict") or {}
-    findings = findings_of(report)
-    faces = next((f for f in findings if f.signal == "faces"), None)
-    error = report.get("error")
+    item = report.item
+    faces = report.finding("faces")
     return ReportView(
-        action=verdict.get("action"),
-        reasons=[r for r in verdict.get("reasons") or [] if isinstance(r, dict)],
-        facts=_facts(item, report),
-        error=str(error.get("message", error)) if isinstance(error, dict) else error,
-        provenance=[_provenance(f) for f in findings if f.signal in PROVENANCE_SIGNALS],
-        bank_matches=_bank_matches(findings),
-        faces_html=Markup(html_report.render_faces(faces, item.get("kind")) if faces else ""),
-        findings_html=Markup(html_report.render_findings(findings)),
-        mime=item.get("mime") if isinstance(item.get("mime"), str) else None,
-        image_size=_image_size(item),
-        face_boxes=_face_boxes(faces) if faces is not None and item.get("kind") == "image"
-        else [],
+        action=report.action,
+        reasons=list(report.verdict.reasons),
+        facts=_facts(report),
+        error=report.error.get("message") if report.error else None,
+        provenance=[_provenance(f) for f in report.findings if f.signal in PROVENANCE_SIGNALS],
+        bank_matches=_bank_matches(report),
+        faces_html=Markup(html_report.render_faces(faces, item.kind) if faces else ""),
+        findings_html=Markup(html_report.render_findings(report.findings)),
+        mime=item.mime or None,
+        image_size=(item.width, item.height) if item.width and item.height else None,
+        face_boxes=_face_boxes(faces) if faces is not None and item.kind == "image" else [],
     )
-
-
-def _image_size(item: dict[str, Any]) -> tuple[int, int] | None:
-    width, height = item.get("width"), item.get("height")
-    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
-        return width, height
-    return None
 
 
 def _face_boxes(finding: Finding) -> list[FaceBox]:
@@ -142,14 +138,12 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _facts(item: dict[str, Any], report: dict[str, Any]) -> list[tuple[str, str]]:
-    facts = [("kind", f"{item.get('kind')}/{item.get('format')}"),
-             ("size", f"{item['size']:,} bytes" if isinstance(item.get("size"), int) else ""),
-             ("dimensions", f"{item.get('width')}x{item.get('height')}"
-              if item.get("width") else ""),
-             ("duration", f"{item.get('duration_s')} s" if item.get("duration_s") else ""),
-             ("sha256", str(item.get("sha256") or "")), ("md5", str(item.get("md5") or "")),
-             ("policy", str(report.get("policy") or ""))]
+def _facts(report: Report) -> list[tuple[str, str]]:
+    item = report.item
+    facts = [("kind", f"{item.kind}/{item.format}"), ("size", f"{item.size:,} bytes"),
+             ("dimensions", f"{item.width}x{item.height}" if item.width else ""),
+             ("duration", f"{item.duration_s} s" if item.duration_s else ""),
+             ("sha256", item.sha256), ("md5", item.md5), ("policy", report.policy)]
     return [(k, v) for k, v in facts if v]
 
 
@@ -163,9 +157,7 @@ def _provenance(finding: Finding) -> ProvenanceView:
                           evidence_json=evidence)
 
 
-def _bank_matches(findings: list[Finding]) -> list[dict[str, Any]]:
-    for finding in findings:
-        if finding.signal == "hashes":
-            matches = finding.evidence.get("matches") or []
-            return [m for m in matches if isinstance(m, dict)]
-    return []
+def _bank_matches(report: Report) -> list[dict[str, Any]]:
+    hashes = report.finding("hashes")
+    matches = hashes.evidence.get("matches") or [] if hashes is not None else []
+    return [m for m in matches if isinstance(m, dict)]

@@ -10,11 +10,9 @@ hidden field and it must match the session's (the cookie is also ``SameSite=Stri
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -27,7 +25,6 @@ SESSION_COOKIE = "deepscreen_ui"
 LOGIN_COOKIE = "deepscreen_ui_login"  # the CSRF token of the login form, before a session
 SESSION_MAX_AGE_S = 8 * 3600  # a working day; then log in again
 LOGIN_MAX_AGE_S = 3600
-SECRET_ENV = "DEEPSCREEN_UI_SECRET"
 REQUIRED_ROLE = "reviewer"
 
 
@@ -101,24 +98,3 @@ def _loads(serializer: URLSafeTimedSerializer, value: str | None, max_age: int) 
         return serializer.loads(value, max_age=max_age)
     except BadSignature:  # also covers SignatureExpired
         return None
-
-
-def ui_secret(data_dir: Path) -> str:
-    """``$DEEPSCREEN_UI_SECRET``, else a random secret made once in ``data_dir`` (mode 0600).
-
-    Several service processes sharing a data folder share the secret, so a session made by
-    one is accepted by the others.
-    """
-    configured = os.environ.get(SECRET_ENV)
-    if configured:
-        return configured
-    path = data_dir / "ui.secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    return path.read_text().strip()

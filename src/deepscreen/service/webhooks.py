@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..report import Report
 from ..store import Database
 from ..store.models import Scan, WebhookDelivery, utcnow
 from .callbacks import CallbackPolicy, CallbackURLError, PinnedTransport
@@ -61,14 +61,44 @@ def verify_signature(secret: str, body: bytes, timestamp: str | None, signature:
     return hmac.compare_digest(sign(secret, sent, body), signature)
 
 
-def payload_for(scan: Scan, report: dict[str, Any] | None) -> str:
+def payload_for(scan: Scan, report: Report | None) -> str:
     return json.dumps({"event": "scan.completed", "scan_id": scan.id, "status": scan.status,
-                       "verdict": scan.verdict, "report": report},
+                       "verdict": scan.verdict,
+                       "report": None if report is None else report.to_document()},
                       ensure_ascii=False, separators=(",", ":"))
 
 
+class WebhookOutbox:
+    """Writes deliveries in the caller's transaction, so a crash never loses one.
+
+    Every finished scan gets a delivery to each configured URL and to its own callback.
+    ``notify`` (called after the transaction commits) wakes whoever sends them: the
+    service's :class:`WebhookDispatcher`; a Celery worker sends none itself.
+    """
+
+    def __init__(self, urls: tuple[str, ...] = (),
+                 notify: Callable[[], None] | None = None) -> None:
+        self._urls = urls
+        self._notify = notify or (lambda: None)
+
+    def enqueue(self, session: Session, scan: Scan, report: Report | None) -> int:
+        """Add a delivery per configured webhook and the scan's callback; returns how many."""
+        targets = list(dict.fromkeys([*self._urls, *([scan.callback_url]
+                                                      if scan.callback_url else [])]))
+        body = payload_for(scan, report)
+        now = utcnow()
+        for url in targets:
+            session.add(WebhookDelivery(scan_id=scan.id, url=url, event="scan.completed",
+                                        payload=body, status="pending", attempts=0,
+                                        next_attempt_at=now, created_at=now))
+        return len(targets)
+
+    def notify(self) -> None:
+        self._notify()
+
+
 class WebhookDispatcher:
-    """Persists deliveries in the caller's transaction, sends them from a background thread."""
+    """Sends the deliveries an outbox wrote, from a background thread, retrying with backoff."""
 
     def __init__(self, db: Database, secret: str, urls: tuple[str, ...] = (),
                  max_attempts: int = 8, backoff_s: float = 2.0, timeout_s: float = 10.0,
@@ -86,18 +116,6 @@ class WebhookDispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_outcome = on_outcome or (lambda outcome: None)
-
-    def enqueue(self, session: Session, scan: Scan, report: dict[str, Any] | None) -> int:
-        """Add a delivery per configured webhook and the scan's callback; returns how many."""
-        targets = list(dict.fromkeys([*self._urls, *([scan.callback_url]
-                                                      if scan.callback_url else [])]))
-        body = payload_for(scan, report)
-        now = utcnow()
-        for url in targets:
-            session.add(WebhookDelivery(scan_id=scan.id, url=url, event="scan.completed",
-                                        payload=body, status="pending", attempts=0,
-                                        next_attempt_at=now, created_at=now))
-        return len(targets)
 
     def wake(self) -> None:
         self._wake.set()

@@ -29,8 +29,8 @@ from ..provenance.c2pa_manifest import (
 )
 from ..provenance.c2pa_status import describe_statuses, is_integrity_failure
 from ..provenance.source_types import lookup_source_type
-from . import register
 from .base import Signal
+from .registry import register
 
 TRUST_ANCHORS_ENV = "DEEPSCREEN_C2PA_TRUST_ANCHORS"
 

@@ -37,7 +37,8 @@ from ..faces.track import link_tracks
 from ..faces.visual import frame_with_boxes, heatmap_grid, heatmap_overlay, jpeg_data_uri
 from ..findings import Finding
 from ..media import Frame, FrameListener, Item
-from . import Signal, register
+from .base import Signal
+from .registry import register
 
 _OPTIONS = frozenset({"model_dir", "threads", "min_face_px", "detect_min_px", "max_faces",
                       "redetect_every", "heatmap_cells", "thumbnails"})

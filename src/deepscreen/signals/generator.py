@@ -14,8 +14,8 @@ from typing import ClassVar
 from ..findings import Finding
 from ..generators import Declaration, read_declarations
 from ..media import Item
-from . import register
 from .base import Signal
+from .registry import register
 
 CAVEAT = ("generator metadata is a declaration, not proof: anyone can write or forge it, and "
           "re-encoding or upload pipelines strip it, so its absence proves nothing")

@@ -20,8 +20,8 @@ from ..config import ScanConfig
 from ..errors import BankError
 from ..findings import Finding
 from ..media import Item, MediaKind
-from . import register
 from .base import Signal
+from .registry import register
 
 
 @register

@@ -5,7 +5,7 @@
 """
 
 from .blobs import BlobError, BlobStore, StoredBlob
-from .db import DATABASE_URL_ENV, Database, database_url
+from .db import Database, default_database_url
 from .models import (
     ApiKey,
     AuditEvent,
@@ -17,7 +17,6 @@ from .models import (
 )
 
 __all__ = [
-    "DATABASE_URL_ENV",
     "ApiKey",
     "AuditEvent",
     "BlobError",
@@ -28,6 +27,6 @@ __all__ = [
     "Scan",
     "StoredBlob",
     "WebhookDelivery",
-    "database_url",
+    "default_database_url",
     "metadata",
 ]

@@ -28,14 +28,17 @@ class BlobError(DeepscreenError):
     """A blob could not be written, read or was asked for by a malformed key."""
 
 
+class BlobTooLarge(BlobError):
+    """The stream was longer than the limit it was staged with (nothing was kept)."""
+
+
 @dataclass(frozen=True)
 class StoredBlob:
-    """What :meth:`BlobStore.put_stream` wrote: the key (SHA-256), its MD5, size and head."""
+    """What :meth:`BlobStore.put_stream` wrote: the key (SHA-256), its MD5 and size."""
 
     key: str
     md5: str
     size: int
-    head: bytes  # the first bytes, for sniffing the media type without reopening the file
 
 
 class StagedBlob:
@@ -98,7 +101,7 @@ class BlobStore:
         is longer than ``max_bytes`` (nothing is kept) or the disk write fails.
         """
         sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        size, head = 0, b""
+        size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self._incoming, prefix="upload-", suffix=".part")
         tmp = Path(tmp_name)
         # A second descriptor holds an exclusive lock for the file's whole life as a partial
@@ -111,9 +114,7 @@ class BlobStore:
                 while chunk := stream.read(_CHUNK):
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
-                        raise BlobError(f"item is more than {max_bytes:,} bytes")
-                    if len(head) < 4096:
-                        head += chunk[: 4096 - len(head)]
+                        raise BlobTooLarge(f"item is more than {max_bytes:,} bytes")
                     sha256.update(chunk)
                     md5.update(chunk)
                     out.write(chunk)
@@ -127,7 +128,7 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             os.close(lock_fd)
             raise
-        blob = StoredBlob(key=sha256.hexdigest(), md5=md5.hexdigest(), size=size, head=head)
+        blob = StoredBlob(key=sha256.hexdigest(), md5=md5.hexdigest(), size=size)
         return StagedBlob(self, tmp, blob, lock_fd)
 
     def _commit(self, tmp: Path, key: str) -> None:

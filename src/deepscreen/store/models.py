@@ -7,7 +7,7 @@ PostgreSQL, timestamps are stored as UTC and always read back timezone-aware.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -35,12 +35,18 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-SCAN_STATUSES = ("pending", "done", "failed")
-QUARANTINE_STATES = ("held", "released", "confirmed", "escalated")
-DECISIONS = ("release", "confirm", "escalate")
-ROLES = ("submitter", "reviewer", "admin")
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
-SUBMISSION_STATES = ("pending", "approved", "rejected")
+ScanStatus = Literal["pending", "done", "failed"]
+QuarantineState = Literal["held", "released", "confirmed", "escalated"]
+Decision = Literal["release", "confirm", "escalate"]
+Role = Literal["submitter", "reviewer", "admin"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+SubmissionState = Literal["pending", "approved", "rejected"]
+SCAN_STATUSES: tuple[ScanStatus, ...] = get_args(ScanStatus)
+QUARANTINE_STATES: tuple[QuarantineState, ...] = get_args(QuarantineState)
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+ROLES: tuple[Role, ...] = get_args(Role)  # in order: each may do what the one before may
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+SUBMISSION_STATES: tuple[SubmissionState, ...] = get_args(SubmissionState)
 
 
 def utcnow() -> datetime:
@@ -90,7 +96,7 @@ class Scan(Base):
     source_name: Mapped[str] = mapped_column(String(512))
     kind: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[ScanStatus] = mapped_column(String(16), index=True)
     verdict: Mapped[str | None] = mapped_column(String(16))
     # ",label-a,label-b," so that one portable LIKE filters by label on every backend.
     labels: Mapped[str] = mapped_column(Text, default="")
@@ -114,7 +120,7 @@ class QuarantineEntry(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id"), unique=True)
     blob_key: Mapped[str] = mapped_column(String(64), index=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[QuarantineState] = mapped_column(String(16), index=True)
     action: Mapped[str] = mapped_column(String(16))  # the verdict that put it here
     kind: Mapped[str] = mapped_column(String(16))
     labels: Mapped[str] = mapped_column(Text, default="")
@@ -129,7 +135,7 @@ class ReviewDecision(Base):
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     quarantine_id: Mapped[str] = mapped_column(ForeignKey("quarantine.id"), index=True)
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[Decision] = mapped_column(String(16))
     reviewer: Mapped[str] = mapped_column(String(128))
     reviewer_key_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
@@ -157,7 +163,7 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     salt: Mapped[str] = mapped_column(String(64))
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -174,7 +180,7 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(Text)
     event: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)  # the exact JSON body that is signed
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -197,7 +203,7 @@ class HashSubmission(Base):
     entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     entry_count: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str | None] = mapped_column(String(256))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[SubmissionState] = mapped_column(String(16), index=True)
     submitted_by: Mapped[str] = mapped_column(String(128))
     submitted_key_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

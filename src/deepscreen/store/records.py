@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from ..errors import DeepscreenError
+from ..report import Report
 from . import audit
 from .models import (
     DECISIONS,
@@ -69,21 +70,21 @@ def add_scan(session: Session, *, sha256: str, md5: str | None, source_name: str
     return scan
 
 
-def complete_scan(session: Session, scan: Scan, report: dict[str, Any]) -> QuarantineEntry | None:
+def complete_scan(session: Session, scan: Scan, report: Report) -> QuarantineEntry | None:
     """Record a finished report; hold the item in quarantine when its verdict says so.
 
     Returns the new quarantine entry, or ``None`` when the item is not kept (then the
     scan's ``blob_key`` is cleared and the caller may delete the blob if nothing else
     references it, see :func:`blob_in_use`).
     """
-    verdict = report["verdict"]["action"]
+    verdict = report.action
     scan.status = "done"
     scan.verdict = verdict
-    scan.labels = encode_labels(report.get("labels", ()))
-    scan.report = report
+    scan.labels = encode_labels(report.labels)
+    scan.report = report.to_document()
     scan.error = None
     audit.record(session, "service", "scan.complete", f"scan:{scan.id}",
-                 {"verdict": verdict, "labels": report.get("labels", [])})
+                 {"verdict": verdict, "labels": report.labels})
     if verdict in HELD_ACTIONS:
         if scan.blob_key is None:
             raise DeepscreenError(f"scan {scan.id}: a held item needs its blob stored first")

@@ -6,17 +6,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from ...store import audit, keys
 from ...store.keys import Principal
 from ..auth import Admin
-from ..context import ServiceContext, get_context
+from ..context import Context
 from ..schemas import KeyCreated, KeyIn, KeyOut
 
 router = APIRouter(tags=["admin"])
-Context = Annotated[ServiceContext, Depends(get_context)]
 
 _AUDIT_PAGE = 1000
 

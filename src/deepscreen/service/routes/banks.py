@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -18,12 +18,11 @@ from ...store import audit
 from ...store.keys import Principal
 from ...store.models import HashSubmission
 from ..auth import Admin, Reviewer, Submitter
-from ..context import ServiceContext, get_context
+from ..context import Context, ServiceContext
 from ..lookup import lookup_hash
 from ..reviewing import ProposedHash
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
-Context = Annotated[ServiceContext, Depends(get_context)]
 SignalType = Literal["sha256", "md5", "pdq", "vpdq"]
 
 

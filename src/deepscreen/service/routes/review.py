@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from ...errors import DeepscreenError
-from ...store import audit
 from ...store import records as rec
 from ...store.keys import Principal
 from ...store.models import Scan
 from ..auth import Reviewer
-from ..banking import add_item_hashes_to_bank
-from ..context import ServiceContext, get_context
+from ..context import Context
+from ..reviewing import NotFound
 from ..schemas import DecisionIn, DecisionOut, QueueEntryOut, QueuePage
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
-
-Context = Annotated[ServiceContext, Depends(get_context)]
 
 
 @router.get("", response_model=QueuePage)
@@ -48,7 +44,7 @@ def review_entry(entry_id: str, ctx: Context, principal: Principal = Reviewer) -
     with ctx.db.session() as session:
         entry = rec.find_entry(session, entry_id)
         if entry is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no quarantine entry {entry_id}")
+            raise NotFound(f"no quarantine entry {entry_id}")
         return QueueEntryOut.of(entry, session.get(Scan, entry.scan_id), with_report=True,
                                 decisions=rec.decisions_for(session, entry.id))
 
@@ -57,16 +53,8 @@ def review_entry(entry_id: str, ctx: Context, principal: Principal = Reviewer) -
             responses={404: {"description": "No such entry, or its media was released"}})
 def review_media(entry_id: str, ctx: Context, principal: Principal = Reviewer) -> FileResponse:
     """The held item's bytes, for a reviewer to look at; every view is audited."""
-    with ctx.db.session() as session:
-        entry = rec.find_entry(session, entry_id)
-        if entry is None or entry.state == "released" or not ctx.blobs.exists(entry.blob_key):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no held media for {entry_id}")
-        mime = (session.get(Scan, entry.scan_id).report or {}).get("item", {}).get(
-            "mime", "application/octet-stream")
-        audit.record(session, principal.name, "review.view-media", f"quarantine:{entry.id}",
-                     {"key_id": principal.key_id})
-        path = ctx.blobs.path(entry.blob_key)
-    return FileResponse(path, media_type=mime,
+    held = ctx.review.held_media(principal, entry_id, via="api")
+    return FileResponse(held.path, media_type=held.mime,
                         headers={"Content-Disposition": "attachment",
                                  "X-Content-Type-Options": "nosniff",
                                  # Uploaded bytes are hostile: never let a browser run them.
@@ -81,29 +69,8 @@ def decide(entry_id: str, body: DecisionIn, ctx: Context,
     """Release (the item is allowed and its media deleted), confirm (its hashes go into a
     bank, so re-uploads are caught) or escalate. The reviewer is the API key's name; the
     reason is required; everything goes to the audit log."""
-    blob_to_release = None
-    with ctx.db.session() as session:
-        entry = rec.find_entry(session, entry_id)
-        if entry is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no quarantine entry {entry_id}")
-        scan = session.get(Scan, entry.scan_id)
-        added = 0
-        try:
-            rec.check_decision(entry, decision=body.decision, reviewer=principal.name,
-                               reason=body.reason, bank=body.bank)
-            if body.decision == "confirm":
-                added = add_item_hashes_to_bank(ctx.banks, body.bank, scan, principal.name,
-                                                body.reason)
-            row = rec.decide(session, entry, decision=body.decision, reviewer=principal.name,
-                             reviewer_key_id=principal.key_id, reason=body.reason,
-                             bank=body.bank, details={"hashes_added": added})
-        except DeepscreenError as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-        if entry.state == "released":
-            blob_to_release = entry.blob_key
-        out = DecisionOut(entry=QueueEntryOut.of(entry, scan), decision=row.decision,
-                          reviewer=row.reviewer, reason=row.reason, bank=row.bank,
-                          hashes_added=added, decided_at=row.decided_at)
-    if blob_to_release is not None:
-        ctx.screening.release_blob(blob_to_release)
-    return out
+    done = ctx.review.decide(principal, entry_id, body.decision, body.reason, body.bank)
+    row = done.decision
+    return DecisionOut(entry=QueueEntryOut.of(done.entry, done.scan), decision=row.decision,
+                       reviewer=row.reviewer, reason=row.reason, bank=row.bank,
+                       hashes_added=done.hashes_added, decided_at=row.decided_at)

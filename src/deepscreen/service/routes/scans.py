@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
 from ..auth import Submitter, rate_limited
 from ..callbacks import CallbackURLError
-from ..context import ServiceContext, get_context
+from ..context import Context, ServiceContext
 from ..schemas import BatchOut, ScanOut
 from ..screening import Submission, UploadTooLarge
 
@@ -33,8 +33,9 @@ def submit_scan(
     file: Annotated[UploadFile, File(description="The image, video or audio to screen")],
     callback_url: Annotated[str | None, Form(
         description="POST the finished report here (signed, see docs/service.md)")] = None,
+    *,
+    ctx: Context,
     principal: Principal = Submitter,
-    ctx: ServiceContext = Depends(get_context),  # noqa: B008
 ) -> JSONResponse:
     """Screen one upload. Images up to the synchronous limit are answered with the report
     (200); video, audio and larger items are stored and queued (202 with the scan id).
@@ -69,8 +70,9 @@ def submit_batch(
         description=f"Up to {MAX_BATCH_FILES} images, videos or audio files to screen")],
     callback_url: Annotated[str | None, Form(
         description="POST each finished report here (signed, see docs/service.md)")] = None,
+    *,
+    ctx: Context,
     principal: Principal = Submitter,
-    ctx: ServiceContext = Depends(get_context),  # noqa: B008
 ) -> JSONResponse:
     """Queue several uploads as jobs in one request. Every file is stored durably and gets
     its own scan (202 with the scans, in file order; poll each or wait for the webhooks).
@@ -164,8 +166,7 @@ def _take_tokens(ctx: ServiceContext, principal: Principal, extra: int) -> None:
 
 
 @router.get("/{scan_id}", response_model=ScanOut, responses={404: {"description": "No such scan"}})
-def get_scan(scan_id: str, principal: Principal = Submitter,
-             ctx: ServiceContext = Depends(get_context)) -> ScanOut:  # noqa: B008
+def get_scan(scan_id: str, ctx: Context, principal: Principal = Submitter) -> ScanOut:
     """A scan's status (pending, done, failed), verdict and report. A submitter sees only
     the scans its own key submitted; reviewers and admins see every scan."""
     with ctx.db.session() as session:

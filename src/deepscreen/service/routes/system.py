@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import text
 
-from ..context import ServiceContext, get_context
+from ..context import Context
 from ..metrics import CONTENT_TYPE_LATEST
 from ..schemas import Health
 
 router = APIRouter(tags=["system"])
-Context = Annotated[ServiceContext, Depends(get_context)]
 
 
 @router.get("/healthz", response_model=Health)

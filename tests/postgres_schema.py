@@ -1,7 +1,7 @@
 """Helpers for tests that run against a real PostgreSQL: a throwaway schema per use.
 
 The server is ``$DEEPSCREEN_TEST_POSTGRES_URL`` (default: trust auth on 127.0.0.1:5432,
-user ``postgres``, database ``test``). Nothing here is used by the service itself.
+user ``postgres``, database ``test``). Used by tests and by ``bench/load_test.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def postgres_unavailable_reason() -> str | None:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        return "psycopg is not installed (pip install 'deepscreen[service]')"
+        return "psycopg is not installed (pip install -e '.[service]')"
     url = postgres_server_url()
     try:
         engine = create_engine(url, connect_args={"connect_timeout": 3})

@@ -1,0 +1,1 @@
+"""Invisible watermarks that generators embed, decoded from pixels (no I/O)."""
