@@ -160,15 +160,22 @@ def _leaf_name(name: str) -> str:
 
 
 def _summary(result: Identification) -> str:
-    top = result.matches[0]
-    text = f"{top.rule.tool}: {top.rule.name}"
-    values = top.evidence.get("values")
-    if isinstance(values, dict) and values:
-        shown = ", ".join(f"{k} {v!r}"[:80] for k, v in list(values.items())[:2])
-        text += f" ({shown})"
-    elif "file" in top.evidence:
-        text += f" ({top.evidence['file']})"
-    if len(result.matches) > 1:
-        others = ", ".join(m.rule.name for m in result.matches[1:4])
-        text += f"; also {others}"
-    return text
+    """The strongest tool match in words, then the others, then any unsafe pickle."""
+    tools = [m for m in result.matches if m.rule.matcher != "unsafe_pickle"]
+    parts = []
+    if tools:
+        top = tools[0]
+        text = f"{top.rule.tool}: {top.rule.name}"
+        values = top.evidence.get("values")
+        if isinstance(values, dict) and values:
+            text += " (" + ", ".join(f"{k} {v!r}"[:80] for k, v in list(values.items())[:2]) + ")"
+        elif "file" in top.evidence:
+            text += f" ({top.evidence['file']})"
+        if len(tools) > 1:
+            text += "; also " + ", ".join(m.rule.name for m in tools[1:4])
+        parts.append(text)
+    unsafe = sorted({g for m in result.matches if m.rule.matcher == "unsafe_pickle"
+                     for names in m.evidence["unsafe_globals"].values() for g in names})
+    if unsafe:
+        parts.append(f"a pickle in it calls {', '.join(unsafe[:3])} when loaded (not run here)")
+    return "; ".join(parts)

@@ -136,9 +136,9 @@ def judge_faceset(facts: Facts, params: dict[str, Any], ctx: MatchContext) -> di
         if geometry is None:
             return None
         evidence.update(geometry)
-        if geometry["single_face"] < float(params.get("min_single_face", 0.75)):
+        if geometry["single_face"] < float(params.get("min_single_face", 0.6)):
             return None
-        if geometry.get("eye_spread", 1.0) > float(params.get("max_eye_spread", 0.04)):
+        if geometry.get("eye_spread", 1.0) > float(params.get("max_eye_spread", 0.02)):
             return None
         if geometry.get("eye_distance_cv", 1.0) > float(params.get("max_eye_distance_cv", 0.12)):
             return None

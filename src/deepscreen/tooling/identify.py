@@ -53,6 +53,8 @@ class Identification:
         globals_seen = {w: s.globals[:16] for w, s in self.facts.pickles.items() if s.globals}
         if globals_seen:
             summary["pickle_globals"] = globals_seen
+        if self.facts.onnx is not None:
+            summary["onnx"] = self.facts.onnx.to_evidence()
         return summary
 
 

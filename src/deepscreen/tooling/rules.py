@@ -240,8 +240,7 @@ def match_pickle(facts: Facts, params: dict[str, Any], ctx: MatchContext) -> dic
             evidence = _match_mapping(mapping, params)
             if evidence is None:
                 continue
-            evidence = {"in": where, **({"under": under} if under else {}), **evidence,
-                        "globals": scan.globals[:12]}
+            evidence = {"in": where, **({"under": under} if under else {}), **evidence}
             if isinstance(scan.root, list):
                 evidence["records"] = len(scan.root)
             if scan.truncated:
@@ -361,7 +360,8 @@ def match_onnx(facts: Facts, params: dict[str, Any], ctx: MatchContext) -> dict[
     if sig is None:
         return None
     inputs = sig.inputs
-    evidence: dict[str, Any] = {}
+    evidence: dict[str, Any] = {"inputs": [v.to_dict() for v in inputs][:8],
+                                "outputs": [v.name for v in sig.outputs][:8]}
     specs = params.get("inputs", [])
     if params.get("inputs_exact") and len(inputs) != len(specs):
         return None
@@ -402,7 +402,7 @@ def match_onnx(facts: Facts, params: dict[str, Any], ctx: MatchContext) -> dict[
         if len(hits) < int(spec.get("min", 1)):
             return None
         evidence["matched_initializer_prefixes"] = hits
-    return {**sig.to_evidence(), **evidence}
+    return evidence
 
 
 def match_keras(facts: Facts, params: dict[str, Any], ctx: MatchContext) -> dict[str, Any] | None:
