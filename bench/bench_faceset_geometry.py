@@ -28,10 +28,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deepscreen.faces.align import align_face, landmarks5_from_49  # noqa: E402
-from deepscreen.faces.detect import FaceDetector  # noqa: E402
-from deepscreen.tooling import load_rules  # noqa: E402
-from deepscreen.tooling.faceset import _geometry  # noqa: E402
+from deepscreen.faces.align import align_face, landmarks5_from_49
+from deepscreen.faces.detect import FaceDetector
+from deepscreen.tooling import load_rules
+from deepscreen.tooling.faceset import _geometry
 
 AAF = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces-aaf"
 GROUP = 16
@@ -86,7 +86,8 @@ def main() -> None:
     groups = [names[g * GROUP * STRIDE + 1::STRIDE][:GROUP] for g in range(args.groups)]
     detector = FaceDetector(min_face_px=24)
     print(f"thresholds: {rule.params}")
-    print("| condition | groups accepted | single face | eye spread (min-max) | eye distance CV (min-max) | s/group |")
+    print("| condition | groups accepted | single face | eye spread (min-max) "
+          "| eye distance CV (min-max) | s/group |")
     print("|---|---|---|---|---|---|")
     for condition in ("aligned (tight)", "aligned (wide, DFL-like)", "centred square, unaligned"):
         results, seconds = [], []

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import tooling_samples as samples
-from media_factory import image_bytes
 
+import tooling_samples as samples
 from deepscreen.tooling import containers, layout, pickles
 from deepscreen.tooling.buffer import FormatError, file_view
 from deepscreen.tooling.jpeg import jpeg_segments
@@ -24,6 +23,7 @@ from deepscreen.tooling.png import itxt_parts, png_chunks
 from deepscreen.tooling.pyliteral import dict_keys
 from deepscreen.tooling.tiff import image_description
 
+from media_factory import image_bytes
 
 # --- pickles: read, never run ----------------------------------------------------------------
 
@@ -180,7 +180,8 @@ def test_literal_keys_survive_hostile_text() -> None:
 # --- ONNX wire format ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("build", [samples.inswapper_onnx, samples.classifier_onnx, samples.dfm_onnx,
-                                   lambda: samples.swapper_onnx(256), lambda: samples.enhancer_onnx("gfpgan")])
+                                   lambda: samples.swapper_onnx(256),
+                                   lambda: samples.enhancer_onnx("gfpgan")])
 def test_onnx_signature_agrees_with_the_onnx_package(build) -> None:
     data = build()
     sig = read_signature(memoryview(data))
@@ -193,7 +194,8 @@ def test_onnx_signature_agrees_with_the_onnx_package(build) -> None:
     assert [(v.name, v.shape) for v in sig.inputs] == want_inputs
     assert [v.name for v in sig.outputs] == [v.name for v in graph.output]
     assert sig.initializer_count == len(graph.initializer)
-    assert [(i.name, i.dims) for i in sig.initializers] == [(t.name, tuple(t.dims)) for t in graph.initializer]
+    assert [(i.name, i.dims) for i in sig.initializers] == \
+        [(t.name, tuple(t.dims)) for t in graph.initializer]
     assert sig.node_count == len(graph.node)
     assert sig.graph_name == graph.name and sig.ir_version == model.ir_version
 
@@ -236,7 +238,7 @@ def test_zip_member_bombs_are_not_read() -> None:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bomb.bin", bytes(50 << 20))
     archive = containers.BoundedZip(memoryview(out.getvalue()), containers.ArchiveBounds())
-    with pytest.raises(FormatError, match="expands|limit"):
+    with pytest.raises(FormatError, match=r"expands|limit"):
         archive.read("bomb.bin")
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tooling_samples as samples
-from media_factory import image_bytes
 
+import tooling_samples as samples
 from deepscreen.tooling import MatchContext, RuleError, identify, load_rules
 from deepscreen.tooling.rules import parse_rules
+
+from media_factory import image_bytes
 
 RULES = load_rules()
 NO_FACESET = MatchContext(faceset_enabled=False)
@@ -159,18 +160,16 @@ rules:
     assert result.matches[0].rule.origin == str(extra)
 
 
+_HEAD = "rules: [{name: a, version: 1, tool: t, description: d, "
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("rules: [{name: a}]", "missing"),
-    ("rules: [{name: a, version: 1, tool: t, labels: [x], confidence: 2, description: d, match: {text: {head_regex: a}}}]",
-     "confidence"),
-    ("rules: [{name: a, version: 1, tool: t, labels: [x], confidence: 1, description: d, match: {magic: {}}}]",
-     "unknown matcher"),
-    ("rules: [{name: a, version: 1, tool: t, labels: [x], confidence: 1, description: d, match: {onnx: {colour: 1}}}]",
-     "does not take"),
-    ("rules: [{name: a, version: 1, tool: t, labels: [x], confidence: 1, description: d, match: {sha256: {files: [{sha256: abc}]}}}]",
-     "not a SHA-256"),
-    ("rules: [{name: a, version: 1, tool: t, labels: [], confidence: 1, description: d, match: {unsafe_pickle: {}}}]",
-     "labels"),
+    (_HEAD + "labels: [x], confidence: 2, match: {text: {head_regex: a}}}]", "confidence"),
+    (_HEAD + "labels: [x], confidence: 1, match: {magic: {}}}]", "unknown matcher"),
+    (_HEAD + "labels: [x], confidence: 1, match: {onnx: {colour: 1}}}]", "does not take"),
+    (_HEAD + "labels: [x], confidence: 1, match: {sha256: {files: [{sha256: abc}]}}}]", "not a SHA-256"),
+    (_HEAD + "labels: [], confidence: 1, match: {unsafe_pickle: {}}}]", "labels"),
     ("version: 9\nrules: []", "not supported"),
     ("rules: {", "YAML"),
 ])

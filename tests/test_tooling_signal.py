@@ -10,17 +10,18 @@ from typing import get_args
 
 import numpy as np
 import pytest
-import tooling_samples as samples
-from media_factory import image_bytes
 from PIL import Image
 from typer.testing import CliRunner
 
+import tooling_samples as samples
 from deepscreen import Policy, ScanConfig, Scanner
 from deepscreen.errors import DeepscreenError
 from deepscreen.faces.detect import Face
 from deepscreen.media import MediaKind, open_media
 from deepscreen.signals.tooling import ToolingSignal
 from deepscreen.tooling import MatchContext, identify, load_rules
+
+from media_factory import image_bytes
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,8 @@ def test_options_are_checked_and_extra_rules_load(tmp_path: Path) -> None:
     only = tmp_path / "only.yaml"
     only.write_text("rules: [{name: any-json, version: 1, tool: t, labels: [tooling], confidence: 0.5,"
                     " description: d, match: {json: {keys_all: [name]}}}]")
-    signal = ToolingSignal(ScanConfig(signal_options={"tooling": {"rules": str(only), "builtin_rules": False}}))
+    options = {"tooling": {"rules": str(only), "builtin_rules": False}}
+    signal = ToolingSignal(ScanConfig(signal_options=options))
     assert [r.name for r in signal.rules.rules] == ["any-json"]
     assert signal.inspect(open_media(b'{"name": 1}')).labels == ("tooling",)
 
@@ -155,8 +157,8 @@ class _StubDetector:
         size = rgb.shape[1]
         dx, dy = self.rng.normal(0, self.jitter * size, 2)
         left, right = (0.38 * size + dx, 0.45 * size + dy), (0.62 * size + dx, 0.45 * size + dy)
-        return [Face((0.2 * size, 0.2 * size, 0.8 * size, 0.85 * size), 0.99,
-                     (left, right, (0.5 * size, 0.6 * size), (0.4 * size, 0.7 * size), (0.6 * size, 0.7 * size)))]
+        rest = ((0.5 * size, 0.6 * size), (0.4 * size, 0.7 * size), (0.6 * size, 0.7 * size))
+        return [Face((0.2 * size, 0.2 * size, 0.8 * size, 0.85 * size), 0.99, (left, right, *rest))]
 
 
 def _crop_archive(count: int, names: str = "{i:05d}_0.jpg", size: int = 128) -> bytes:
