@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-import tooling_samples as samples  # noqa: E402
-
 from bench.benchmarks_file import write_section  # noqa: E402
+
+import tooling_samples as samples  # noqa: E402
 from deepscreen.config import ScanConfig  # noqa: E402
 from deepscreen.media import open_media  # noqa: E402
 from deepscreen.signals.tooling import ToolingSignal  # noqa: E402
@@ -123,8 +123,9 @@ def main() -> None:
         onnx_ref = timed(lambda: onnx.load(str(onnx_path), load_external_data=False), 10)
         pickle_ref = timed(lambda: pickle.loads(big_pickle), 10)
     load = os.getloadavg()
+    cpu = platform.processor() or platform.machine()
     lines = ["## Tooling signal", "",
-             f"`python bench/bench_tooling.py --runs {args.runs}`, {platform.processor() or platform.machine()}, "
+             f"`python bench/bench_tooling.py --runs {args.runs}`, {cpu}, "
              f"{os.cpu_count()} cores shared with other agents (load average {load[0]:.1f} / {load[1]:.1f} "
              f"/ {load[2]:.1f} at the end of the run), {time.strftime('%Y-%m-%d')}. "
              "`ToolingSignal.inspect` per item: median and 90th percentile ms, item in memory and "

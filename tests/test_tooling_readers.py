@@ -281,3 +281,12 @@ def test_file_view_maps_files_and_handles_empty_ones(tmp_path: Path) -> None:
     (tmp_path / "empty").write_bytes(b"")
     with file_view(path=tmp_path / "empty") as view:
         assert len(view) == 0
+
+
+def test_zip_declaring_a_future_version_is_a_format_error_not_a_crash() -> None:
+    # Found by mutation: zipfile raises NotImplementedError for "zip file version 25.5".
+    data = bytearray(samples.zip_of({"data_src/aligned/00001_0.jpg": b"x"}))
+    central = data.find(b"PK\x01\x02")
+    data[central + 6:central + 8] = (255).to_bytes(2, "little")
+    with pytest.raises(FormatError, match="unreadable ZIP"):
+        containers.BoundedZip(memoryview(bytes(data)), containers.ArchiveBounds())

@@ -184,3 +184,39 @@ def test_duplicate_rule_names_across_files_are_rejected(tmp_path: Path) -> None:
                      "description: d, match: {unsafe_pickle: {}}}]")
     with pytest.raises(RuleError, match="defined twice"):
         load_rules([extra])
+
+
+def _mutations(data: bytes, rng, count: int):
+    for _ in range(count):
+        b = bytearray(data)
+        kind = rng.randrange(4)
+        if kind == 0:
+            b = b[:rng.randrange(len(b))]
+        elif kind == 1:
+            for _ in range(rng.randrange(1, 20)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        elif kind == 2:
+            at = rng.randrange(len(b))
+            b[at:at + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x00\x00\x00\x00"])
+        else:
+            at = rng.randrange(len(b))
+            b = b[:at] + b[at:at + rng.randrange(1, 200)] * rng.randrange(2, 6) + b[at:]
+        yield bytes(b)
+
+
+def test_mutated_tool_files_never_raise() -> None:
+    # A short seeded slice of the campaign that found a crash (a ZIP declaring a future
+    # version made zipfile raise NotImplementedError); bench-free, deterministic.
+    import random
+    rng = random.Random(7)
+    seeds = [samples.dfl_jpeg(), samples.dfl_png(), samples.dfl_model_weights(), samples.dfl_faceset_pak(),
+             samples.dfm_onnx(), samples.faceswap_png(), samples.faceswap_fsa(), samples.faceswap_keras(),
+             samples.faceswap_h5(), samples.inswapper_onnx(), samples.torch_zip(samples.SIMSWAP_SHAPES),
+             samples.zip_of({n: b"x" for n in samples.workspace_names()}),
+             samples.tar_of({n: b"x" for n in samples.workspace_names()}, "w:gz"),
+             samples.zip_of({f"{i:05d}_0.jpg": samples.square_crop(i, 32) for i in range(22)})]
+    context = MatchContext(face_detector=None)
+    for seed in seeds:
+        for data in _mutations(seed, rng, 25):
+            result = identify(memoryview(data), RULES, context=context)
+            assert not result.rule_errors

@@ -84,7 +84,8 @@ class BoundedZip:
         self.bounds = bounds
         try:
             self.zip = zipfile.ZipFile(_ViewReader(buf))
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as exc:
+            # RuntimeError covers NotImplementedError: a ZIP declaring a version too new
             raise FormatError(f"unreadable ZIP: {exc}") from exc
 
     def listing(self) -> Listing:
