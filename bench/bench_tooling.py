@@ -123,7 +123,11 @@ def main() -> None:
         onnx_ref = timed(lambda: onnx.load(str(onnx_path), load_external_data=False), 10)
         pickle_ref = timed(lambda: pickle.loads(big_pickle), 10)
     load = os.getloadavg()
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                    if line.startswith("model name")), cpu)
     lines = ["## Tooling signal", "",
              f"`python bench/bench_tooling.py --runs {args.runs}`, {cpu}, "
              f"{os.cpu_count()} cores shared with other agents (load average {load[0]:.1f} / {load[1]:.1f} "

@@ -170,6 +170,7 @@ _HEAD = "rules: [{name: a, version: 1, tool: t, description: d, "
     (_HEAD + "labels: [x], confidence: 1, match: {onnx: {colour: 1}}}]", "does not take"),
     (_HEAD + "labels: [x], confidence: 1, match: {sha256: {files: [{sha256: abc}]}}}]", "not a SHA-256"),
     (_HEAD + "labels: [], confidence: 1, match: {unsafe_pickle: {}}}]", "labels"),
+    (_HEAD + "labels: [x], confidence: 1, match: {pickle: {in: [jpg-app15]}}}]", "'in' must list"),
     ("version: 9\nrules: []", "not supported"),
     ("rules: {", "YAML"),
 ])

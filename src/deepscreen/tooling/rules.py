@@ -169,6 +169,11 @@ def _parse_rule(entry: Any, where: str, origin: str) -> Rule:
 def _prepare(matcher: str, params: dict[str, Any], where: str) -> dict[str, Any]:
     """Compile what can be compiled once (regexes, hash sets) and check value types."""
     params = dict(params)
+    known = _LOCATIONS.get(matcher)
+    if known is not None:
+        places = params.get("in", [])
+        if not isinstance(places, list) or set(places) - known:
+            raise RuleError(f"{where}: {matcher} 'in' must list places among {', '.join(sorted(known))}")
     try:
         if matcher == "pickle" and "key_pattern" in params:
             params["key_pattern"] = dict(params["key_pattern"])
@@ -460,6 +465,11 @@ def match_unsafe_pickle(facts: Facts, params: dict[str, Any], ctx: MatchContext)
     return {"unsafe_globals": unsafe,
             "note": "read as opcodes only: nothing in the pickle was imported or run"}
 
+
+# Where facts of each kind are found (facts.py names them when it reads a file).
+_LOCATIONS = {"pickle": {"jpeg-app15", "png-fcwp", "file", "zlib", "dfl-pak", "torch"},
+              "literal": {"png-itxt-faceswap", "tiff-description"},
+              "json": {"file"}}
 
 MATCHERS: dict[str, Matcher] = {
     "pickle": match_pickle, "literal": match_literal, "json": match_json, "onnx": match_onnx,
