@@ -1,0 +1,149 @@
+"""The face data sets this project gathers from public repositories: what, where, terms, roles.
+
+Each :class:`Source` names the repository and commit a set comes from, which files of it are
+faces, how files group by person (so a person's photos never straddle roles), the terms the
+data is under and the share of each role. ``train.face_data`` extracts, checks and splits them
+and writes ``train/data-manifest.csv``; ``train/DATA.md`` describes the result.
+
+Role shares are taken by person: a group (one identity, or one collection hour where the
+source records no identity) goes whole to one role, chosen from a hash of its name, so the
+split is stable when files are added. A source whose terms only allow evaluation, or that is
+kept out of training to measure generalisation, is ``dev-eval`` whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+ROLE_ORDER = ("train", "calibration", "dev-eval")
+
+
+@dataclass(frozen=True)
+class Source:
+    set: str  # manifest set name, faces-...
+    repo: str  # OWNER/NAME on GitHub
+    commit: str  # the 40-hex commit the files are read at
+    include: tuple[str, ...]  # regular expressions over repository paths (any may match)
+    licence: str  # the data's terms, as the source states them
+    population: str  # who and what is in it (for the model card)
+    shares: dict[str, float]  # role -> fraction of groups; sums to 1
+    group: str | None = None  # regex whose first group names a file's person (None: one group)
+    group_note: str = "identity"  # what a group is (identity, collection hour, ...)
+    exclude: tuple[str, ...] = ()
+    label: str = "real"  # real or fake
+    kind: str = ""  # for fakes: the manipulation (one-shot-swap, reenactment, ...)
+    limit: int | None = None  # keep at most this many files (a stable hash-ordered sample)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if set(self.shares) - set(ROLE_ORDER) or abs(sum(self.shares.values()) - 1.0) > 1e-9:
+            raise ValueError(f"{self.set}: shares must be roles summing to 1, got {self.shares}")
+        if len(self.shares) > 1 and self.group is None:
+            raise ValueError(f"{self.set}: a split source needs a group pattern (by person)")
+
+    def selects(self, path: str) -> bool:
+        return (any(re.search(p, path) for p in self.include)
+                and not any(re.search(p, path) for p in self.exclude))
+
+    def group_of(self, path: str) -> str:
+        if self.group is None:
+            return self.set
+        match = re.search(self.group, path)
+        if match is None:
+            raise ValueError(f"{self.set}: {path} does not match the group pattern {self.group!r}")
+        return match.group(1).lower()
+
+
+_DEV = {"dev-eval": 1.0}
+_SPLIT = {"train": 0.7, "calibration": 0.15, "dev-eval": 0.15}
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        set="faces-cmd-rmfd", repo="chandrikadeb7/Face-Mask-Detection",
+        commit="7e500749401bad4bb338790fbdb89b58e41ef2d9",
+        include=(r"^dataset/without_mask/\d+_\d+_[a-z]+_\d+\.jpg$",),
+        group=r"^dataset/without_mask/\d+_\d+_([a-z]+)_\d+\.jpg$", shares=_SPLIT,
+        licence="repository MIT (code and dataset folder); the unmasked faces come from RMFD "
+                "(Real-World Masked Face Dataset, X-zhangyang) web photos of public figures, whose "
+                "photographers keep their rights",
+        population="East Asian actors and singers, tight web crops about 120-160 px, mixed JPEG "
+                   "quality, frontal to three-quarter",
+    ),
+    Source(
+        set="faces-cmd-web", repo="chandrikadeb7/Face-Mask-Detection",
+        commit="7e500749401bad4bb338790fbdb89b58e41ef2d9",
+        include=(r"^dataset/without_mask/\d+\.jpg$",), shares=_DEV,
+        licence="repository MIT; images gathered from Bing image search and Kaggle sets, "
+                "photographers keep their rights: evaluation only",
+        population="web and phone photos of ordinary people, South Asian, White, Black and "
+                   "Latino, children to elderly, 150-450 px",
+        notes=("identities unknown, so the whole source is development evaluation",),
+    ),
+    Source(
+        set="faces-utkface", repo="Mohanish-5744/Major_Ensemble_Gender",
+        commit="2f8aa4a5932c395d465f4f58d864b6a17a1b03f6",
+        include=(r"^crop_part1/\d+_\d_\d_\d{17}\.jpg\.chip\.jpg$",),
+        group=r"_(\d{10})\d{7}\.jpg\.chip\.jpg$", group_note="collection hour",
+        shares=_SPLIT,
+        licence="UTKFace (Zhang, Song, Qi 2017) crop_part1 as committed in this repository: "
+                "non-commercial research use only; image copyright stays with the original owners",
+        population="aligned 200x200 crops, ages 1-116, filename race label: White 54%, Black 4%, "
+                   "Asian 16%, Indian 15%, other 11%",
+        notes=("UTKFace records no identity: files are grouped by the hour of their collection "
+               "timestamp, so photos taken together stay in one role",),
+    ),
+    Source(
+        set="faces-london", repo="debruine/webmorphR.stim",
+        commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
+        include=(r"^inst/(neutral|smiling)_front/\d{3}_0[38]\.jpg$",),
+        group=r"/(\d{3})_0[38]\.jpg$", shares=_SPLIT,
+        licence="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Face Research Lab London Set, "
+                "doi:10.6084/m9.figshare.5047666 (signed consent for research and publication)",
+        population="102 adults photographed in London 2012, neutral and smiling, 1350x1350 "
+                   "studio, self-reported African, East Asian, West Asian and White",
+    ),
+    Source(
+        set="faces-canada", repo="debruine/webmorphR.stim",
+        commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
+        include=(r"^inst/canada/\d{3}[fm]\.jpg$",), group=r"/(\d{3})[fm]\.jpg$", shares=_SPLIT,
+        licence="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Young Adult White Faces with "
+                "Manipulated Versions, doi:10.6084/m9.figshare.4220517 (originals only)",
+        population="40 White university students in Ontario, 1350x1800 studio, pupil-aligned",
+    ),
+    Source(
+        set="faces-3dsk", repo="debruine/webmorphR.stim",
+        commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
+        include=(r"^inst/3dsk/(fe)?male/[a-z0-9]+\.jpg$",), shares=_DEV,
+        licence="CC BY (DeBruine & Jones 2020, doi:10.17605/OSF.IO/A3947) on derivatives of "
+                "3D.sk photos licensed for educational use: evaluation only",
+        population="50 White men and 50 White women aged 18-35, studio, high resolution",
+    ),
+    Source(
+        set="faces-deepface", repo="serengil/deepface",
+        commit="243209fd7b46ecdecf72665cc25219f6e8181f25",
+        include=(r"^tests/unit/dataset/img\d+\.jpg$", r"^tests/unit/dataset/couple\.jpg$"),
+        shares=_DEV,
+        licence="repository MIT; the test photos are press and web photos of public figures "
+                "whose photographers keep their rights: evaluation only",
+        population="news, red-carpet and web photos of public figures, several per person, "
+                   "400-4000 px, several ethnicities",
+    ),
+    Source(
+        set="faces-humans", repo="logicdeveloperTR/Manually-Created-Face-Recognition-Model",
+        commit="5f6ff72faec3faa90f4c25a2a9716148f9b4e571",
+        include=(r"(?i)^Humans/[^/]+\.(jpe?g|png)$",), shares=_DEV, limit=2500,
+        licence="no licence in the repository; the images are the Kaggle 'Human Faces' set "
+                "(ashwingupta3012), web-scraped portraits whose photographers keep their rights: "
+                "evaluation only",
+        population="web, stock and editorial portraits, every age from children to the very old, "
+                   "many ethnicities, colour and black-and-white, all resized to 160x160 "
+                   "(aspect not kept)",
+        notes=("the Kaggle page says a few GAN-generated faces are mixed in: files whose "
+               "landmarks sit at the FFHQ alignment (where StyleGAN faces sit) are dropped",),
+    ),
+)
+
+
+def by_set() -> dict[str, Source]:
+    return {source.set: source for source in SOURCES}
