@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import manifest
-from .face_sources import ROLE_ORDER, SOURCES, Source, by_set
+from .face_sources import ALL_SOURCES, ROLE_ORDER, Source, by_set
 
 SHARED = manifest.DEFAULT_SHARED
 # A judgeable face: the detector is sure of it and it is at least this many pixels across
@@ -140,9 +140,9 @@ def jpeg_quality(image: object) -> int:
     tables = getattr(image, "quantization", None)
     if not tables or 0 not in tables:
         return 0
-    luma = np.asarray(sorted(tables[0]) if len(tables[0]) != 64 else tables[0], dtype=np.float64)
     # Pillow gives the table in zig-zag order; the mean ratio is order-free, which is all
     # the estimate needs.
+    luma = np.asarray(tables[0], dtype=np.float64)
     scale = float(np.mean(luma) / np.mean(_STANDARD_LUMA) * 100.0)
     quality = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / scale
     return int(min(100, max(1, round(quality))))
@@ -406,7 +406,7 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
 
     Returns, per gathered set, how many files were kept per role and dropped per reason.
     """
-    wanted = set(sets) if sets else {s.set for s in SOURCES}
+    wanted = set(sets) if sets else {s.set for s in ALL_SOURCES}
     entries: list[Entry] = []
     for f in shared_files(shared):
         if not f.path.endswith(".jpg"):
@@ -418,7 +418,7 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
         entries.append(Entry(f.set, f.path, check.sha256, check.pdq, check.pdq_quality, f.group,
                              f.role, 0 if f.role == "dev-eval" else 1, mutable=False))
     report: dict[str, Counter[str]] = {}
-    for source in SOURCES:
+    for source in ALL_SOURCES:
         checks = read_checks(qc_path(root, source.set))
         git_dir = mirror_git_dir(source.repo)
         counts: Counter[str] = Counter()
@@ -496,7 +496,7 @@ def _iter_sources(names: list[str] | None) -> Iterator[Source]:
     unknown = set(names or ()) - set(table)
     if unknown:
         raise SystemExit(f"unknown set(s): {', '.join(sorted(unknown))}")
-    return (table[n] for n in names) if names else iter(SOURCES)
+    return (table[n] for n in names) if names else iter(ALL_SOURCES)
 
 
 def main(argv: list[str] | None = None) -> int:

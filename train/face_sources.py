@@ -144,6 +144,62 @@ SOURCES: tuple[Source, ...] = (
     ),
 )
 
+# Manipulated faces published by the tools themselves, with the real pictures they pair with.
+# A smoke test of modern swaps beside the FaceForensics++ crops (development evaluation only).
+_DFL = ("iperov/DeepFaceLab", "46fc2397c582b9fc375a023418257924112e292b")
+_SIMSWAP = ("neuralchen/SimSwap", "bd7b7686a17f41dd11cfcd5d82f7e4c5eb94b780")
+_GHOST = ("ai-forever/ghost", "ea23cce2543a5933a22cbe98bb2973b8550a3ba1")
+_DFL_TERMS = ("repository GPL-3.0 (code); the README's example frames are stills of public "
+              "videos and of deepfakes made with the tool: evaluation only")
+_SIMSWAP_TERMS = ("repository CC BY-NC 4.0 (non-commercial): evaluation only; the photos are of "
+                  "public figures whose photographers keep their rights")
+_GHOST_TERMS = ("repository Apache-2.0 (code and examples); the photos are of public figures "
+                "whose photographers keep their rights: evaluation only")
+
+TOOL_SOURCES: tuple[Source, ...] = (
+    Source(
+        set="faces-swap-dfl", repo=_DFL[0], commit=_DFL[1], label="fake",
+        kind="DeepFaceLab autoencoder swaps: face and head replacement, de-ageing, lip edits",
+        include=(r"^doc/(deage_0_2|head_replace_[012]_2|political_speech[23]|replace_the_face)"
+                 r"\.jpg$",), shares=_DEV, licence=_DFL_TERMS,
+        population="film and speech stills of public figures, 380-1920 px, one collage of 12 swaps",
+    ),
+    Source(
+        set="faces-dfl-real", repo=_DFL[0], commit=_DFL[1],
+        include=(r"^doc/(deage_0_1|head_replace_[012]_1)\.jpg$",), shares=_DEV,
+        licence=_DFL_TERMS, population="the original frames the README shows beside the swaps",
+    ),
+    Source(
+        set="faces-swap-simswap", repo=_SIMSWAP[0], commit=_SIMSWAP[1], label="fake",
+        kind="SimSwap one-shot identity swap (whole-image results)",
+        include=(r"^output/result\.jpg$", r"^docs/img/result_whole_swap_multispecific_512\.jpg$"),
+        shares=_DEV, licence=_SIMSWAP_TERMS, population="video frames, 1080p-1712p, 1-3 faces",
+    ),
+    Source(
+        set="faces-simswap-real", repo=_SIMSWAP[0], commit=_SIMSWAP[1],
+        include=(r"^crop_224/[a-z0-9_]+\.jpg$", r"^demo_file/multi_people\.jpg$",
+                 r"^docs/img/id/(anni|chenglong|zhoujielun|zhuyin|wuyifan)\.(jpg|png)$"),
+        shares=_DEV, licence=_SIMSWAP_TERMS,
+        population="224 px tight face crops of public figures (the tool's identity inputs), "
+                   "and the real frame its multi-face swap starts from",
+    ),
+    Source(
+        set="faces-swap-ghost", repo=_GHOST[0], commit=_GHOST[1], label="fake",
+        kind="GHOST (SberSwap) one-shot identity swap", include=(r"^examples/results/result\.png$",),
+        shares=_DEV, licence=_GHOST_TERMS, population="one full-resolution swap result",
+    ),
+    Source(
+        set="faces-ghost-real", repo=_GHOST[0], commit=_GHOST[1],
+        include=(r"^examples/images/(beckham|elon_musk|mark|murakami)\.jpg$",
+                 r"^examples/images/training/(source|target)\d\.png$"),
+        shares=_DEV, licence=_GHOST_TERMS,
+        population="the tool's example inputs: web photos and 224 px crops of public figures",
+    ),
+)
+
+
+ALL_SOURCES = SOURCES + TOOL_SOURCES
+
 
 def by_set() -> dict[str, Source]:
-    return {source.set: source for source in SOURCES}
+    return {source.set: source for source in ALL_SOURCES}

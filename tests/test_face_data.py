@@ -1,0 +1,88 @@
+"""train.face_data: JPEG quality estimate, FFHQ-alignment flag, roles by group, duplicates."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepscreen.banks.hashing import pdq_of
+from train.face_data import Entry, ffhq_aligned, find_duplicates, jpeg_quality, role_for
+from train.face_sources import Source
+
+
+def _picture(seed: int, size: int = 256) -> np.ndarray:
+    """Smooth random blobs: a picture PDQ hashes with high quality."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((size, size), Image.BICUBIC))
+
+
+@pytest.mark.parametrize("quality", [50, 75, 95])
+def test_jpeg_quality_estimate(quality: int) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(_picture(1)).save(buffer, "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buffer.getvalue())) as image:
+        assert abs(jpeg_quality(image) - quality) <= 3
+    with Image.open(io.BytesIO(_png())) as image:
+        assert jpeg_quality(image) == 0
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(_picture(2)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_ffhq_alignment_flag() -> None:
+    eyes = np.array([[0.375, 0.47], [0.625, 0.47]]) * 1024
+    assert ffhq_aligned(eyes, 1024, 1024)
+    assert not ffhq_aligned(eyes, 1024, 1400)  # not square
+    assert not ffhq_aligned(eyes + np.array([0.0, 120.0]), 1024, 1024)  # eyes lower in the frame
+    assert not ffhq_aligned(np.array([[0.40, 0.47], [0.60, 0.47]]) * 1024, 1024, 1024)  # smaller
+
+
+def test_roles_go_by_group_and_are_stable() -> None:
+    source = Source(set="faces-t", repo="o/n", commit="0" * 40, include=(r"\.jpg$",),
+                    licence="CC0", population="", group=r"^(\w+)_\d\.jpg$",
+                    shares={"train": 0.5, "calibration": 0.25, "dev-eval": 0.25})
+    roles = {f"p{i}": role_for(source, source.group_of(f"p{i}_1.jpg")) for i in range(400)}
+    assert all(role_for(source, source.group_of(f"p{i}_2.jpg")) == roles[f"p{i}"]
+               for i in range(400))  # a person's photos share a role
+    counts = {r: sum(1 for v in roles.values() if v == r) for r in ("train", "calibration",
+                                                                    "dev-eval")}
+    assert 160 <= counts["train"] <= 240 and 70 <= counts["dev-eval"] <= 130
+    with pytest.raises(ValueError, match="group pattern"):
+        source.group_of("no-match.jpg")
+    with pytest.raises(ValueError, match="by person"):
+        Source(set="faces-u", repo="o/n", commit="0" * 40, include=(), licence="", population="",
+               shares={"train": 0.5, "dev-eval": 0.5})
+
+
+def _entry(set_name: str, path: str, rgb: np.ndarray, group: str, role: str, priority: int,
+           mutable: bool = True, sha: str | None = None) -> Entry:
+    pdq = pdq_of(rgb)
+    return Entry(set_name, path, sha or path, pdq.hex, int(pdq.quality), group, role, priority,
+                 mutable)
+
+
+def test_duplicates_across_sets_roles_and_copies_within_a_group() -> None:
+    photo, other, third = _picture(10), _picture(11), _picture(12)
+    resized = np.asarray(Image.fromarray(photo).resize((180, 180)).resize((256, 256)))
+    entries = [
+        _entry("faces-aaf", "a.jpg", photo, "a", "train", 1, mutable=False),  # shared: stays
+        _entry("faces-web", "copy.jpg", resized, "w", "dev-eval", 2),  # near copy: dropped
+        _entry("faces-web", "other.jpg", other, "w", "dev-eval", 2),
+        _entry("faces-web", "same-bytes.jpg", third, "w", "dev-eval", 2, sha="S"),
+        _entry("faces-studio", "dup.jpg", third, "s", "train", 3, sha="S"),  # identical bytes
+        _entry("faces-studio", "x1.jpg", other[:, ::-1].copy(), "s1", "train", 3),
+        _entry("faces-studio", "x2.jpg", other[:, ::-1].copy(), "s1", "train", 3, sha="x2"),
+    ]
+    drops = find_duplicates(entries)
+    assert drops[1].startswith("near copy of faces-aaf/a.jpg (train)")
+    assert drops[4].startswith("near copy of faces-web/same-bytes.jpg")
+    assert 0 not in drops and 2 not in drops and 3 not in drops
+    # Two copies inside one group of one set: one is kept.
+    assert (5 in drops) != (6 in drops) and "copy of" in drops.get(6, drops.get(5, ""))
