@@ -27,7 +27,7 @@ from deepscreen.evaluate import (
 def test_csv_set_column_data_root_and_repeated_files(tmp_path: Path) -> None:
     table = tmp_path / "bench" / "suite.csv"
     table.parent.mkdir()
-    table.write_text("path,label,set\n"
+    table.write_text("# a comment before the header\npath,label,set\n"
                      "data:faces-x/a.jpg,real,web\n"
                      "local/b.jpg,fake,swaps\n"
                      "data:faces-x/a.jpg,real,swaps\n"  # the same real in a second set

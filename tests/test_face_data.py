@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,41 @@ def test_duplicates_across_sets_roles_and_copies_within_a_group() -> None:
     assert 0 not in drops and 2 not in drops and 3 not in drops
     # Two copies inside one group of one set: one is kept.
     assert (5 in drops) != (6 in drops) and "copy of" in drops.get(6, drops.get(5, ""))
+
+
+def test_conditions_copy_both_classes_at_each_size_and_quality(tmp_path: Path) -> None:
+    import hashlib
+
+    from train import face_conditions, manifest
+
+    data, shared = tmp_path / "data", tmp_path / "shared"
+    rows = []
+    for set_name, folder, name in (("faces-3dsk", data / "faces-3dsk", "a.jpg"),
+                                   ("faces-ffpp-c40", shared / "eval-dev/ffpp-c40-faces/fake",
+                                    "Deepfake_000_003_000_000.jpg"),
+                                   ("faces-ffpp-c40", shared / "eval-dev/ffpp-c40-faces/real",
+                                    "Original_000_000_000.jpg")):
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_picture(len(rows), 300)).save(folder / name, quality=97)
+        digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        if set_name == "faces-3dsk":
+            rows.append(manifest.Row(set_name, "dev-eval", "github:o/n", "0" * 40, name, digest, "x"))
+        else:
+            rows.append(manifest.Row(set_name, "dev-eval", "shared:eval-dev/ffpp-c40-faces",
+                                     "", f"{folder.name}/{name}", digest, "x"))
+    rows.append(manifest.Row("faces-3dsk", "train", "github:o/n", "0" * 40, "t.jpg", "0" * 64, "x"))
+    table = tmp_path / "m.csv"
+    manifest.write(rows, table)
+    made = face_conditions.build(data, shared, table)
+    assert len(made) == 3 * len(face_conditions.CONDITIONS)  # the train row is not an input
+    labels = {row.path.split("/")[1] for row in made}
+    assert labels == {"real", "fake"}
+    by_path = {row.path: row for row in made}
+    small = data / face_conditions.SET / "short128/real/3dsk__a.jpg"
+    large = data / face_conditions.SET / "short1024/fake/ffpp-c40__Deepfake_000_003_000_000.jpg"
+    assert min(Image.open(small).size) == 128 and min(Image.open(large).size) == 1024
+    with Image.open(data / face_conditions.SET / "jpeg50/real/3dsk__a.jpg") as image:
+        assert abs(jpeg_quality(image) - 50) <= 3 and image.size == (300, 300)
+    assert manifest.verify(made, data) == []
+    again = face_conditions.build(data, shared, table)  # deterministic: same bytes
+    assert {r.path: r.sha256 for r in again} == {p: r.sha256 for p, r in by_path.items()}

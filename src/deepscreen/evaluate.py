@@ -243,14 +243,16 @@ def load_labelled_csv(path: Path, data_root: Path | None = None) -> list[Labelle
         raise DeepscreenError(f"cannot read {path}: {exc}") from exc
     found = []
     labels: dict[Path, int] = {}
+    first = True
     for number, row in enumerate(rows, 1):
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if len(row) < 2:
             raise DeepscreenError(f"{path}:{number}: expected 'path,label' or 'path,label,set'")
         file, word = row[0].strip(), row[1].strip().lower()
-        if number == 1 and word not in _LABEL_WORDS:
-            continue  # a header
+        header, first = first and word not in _LABEL_WORDS, False
+        if header:
+            continue  # the first row that is not a comment may be a header
         if word not in _LABEL_WORDS:
             raise DeepscreenError(f"{path}:{number}: label {row[1]!r} is not real/fake or 0/1")
         file_path = _resolve(file, path, data_root, number)
