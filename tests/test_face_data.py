@@ -63,10 +63,10 @@ def test_roles_go_by_group_and_are_stable() -> None:
 
 
 def _entry(set_name: str, path: str, rgb: np.ndarray, group: str, role: str, priority: int,
-           mutable: bool = True, sha: str | None = None) -> Entry:
+           mutable: bool = True, sha: str | None = None, label: str = "real") -> Entry:
     pdq = pdq_of(rgb)
     return Entry(set_name, path, sha or path, pdq.hex, int(pdq.quality), group, role, priority,
-                 mutable)
+                 mutable, label)
 
 
 def test_duplicates_across_sets_roles_and_copies_within_a_group() -> None:
@@ -80,11 +80,13 @@ def test_duplicates_across_sets_roles_and_copies_within_a_group() -> None:
         _entry("faces-studio", "dup.jpg", third, "s", "train", 3, sha="S"),  # identical bytes
         _entry("faces-studio", "x1.jpg", other[:, ::-1].copy(), "s1", "train", 3),
         _entry("faces-studio", "x2.jpg", other[:, ::-1].copy(), "s1", "train", 3, sha="x2"),
+        # A swap made from other.jpg keeps most of its picture: evidence, not a duplicate.
+        _entry("faces-swap", "swap.jpg", other, "t", "dev-eval", 2, sha="swap", label="fake"),
     ]
     drops = find_duplicates(entries)
     assert drops[1].startswith("near copy of faces-aaf/a.jpg (train)")
     assert drops[4].startswith("near copy of faces-web/same-bytes.jpg")
-    assert 0 not in drops and 2 not in drops and 3 not in drops
+    assert 0 not in drops and 2 not in drops and 3 not in drops and 7 not in drops
     # Two copies inside one group of one set: one is kept.
     assert (5 in drops) != (6 in drops) and "copy of" in drops.get(6, drops.get(5, ""))
 

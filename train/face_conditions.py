@@ -26,8 +26,7 @@ from PIL import Image, ImageOps
 from . import manifest
 
 SET = "faces-dev-conditions"
-LICENCE = ("derived copies of dev-eval files (each under its source's terms, see the input's "
-           "set): development evaluation only")
+LICENCE = "copies of dev-eval files under their sources' terms: eval only"
 # condition -> (shorter side in px or None to keep the size, JPEG quality)
 CONDITIONS: dict[str, tuple[int | None, int]] = {
     "jpeg50": (None, 50), "jpeg75": (None, 75), "jpeg95": (None, 95),

@@ -44,14 +44,11 @@ MIN_DETECTOR_SCORE = 0.9
 COPY_BITS = 10
 NEAR_BITS = 31
 MIN_PDQ_QUALITY = 50  # flatter pictures give unreliable PDQ hashes; they are matched by sha256
-SHARED_LICENCES = {
-    "faces-aaf": "All-Age-Faces (Cheng et al. 2019): research use, cite the dataset",
-    "faces-video-real": "example clips of the LivePortrait and MuseTalk projects (MIT-licensed "
-                        "repositories)",
-    "faces-ffpp-c40": "FaceForensics++ (Roessler et al.) crops from zhihe-wang/GANfingerprint: "
-                      "non-commercial research, development evaluation only, never trained on",
-    "faces-ffpp-c23": "FaceForensics++ (Roessler et al.) c23 samples: research use, development "
-                      "evaluation only, never trained on",
+SHARED_LICENCES = {  # the manifest's licence column; train/DATA.md has the terms in full
+    "faces-aaf": "All-Age-Faces (Cheng et al. 2019): research use",
+    "faces-video-real": "MIT repositories (LivePortrait, MuseTalk example clips)",
+    "faces-ffpp-c40": "FaceForensics++ terms (non-commercial research): eval only",
+    "faces-ffpp-c23": "FaceForensics++ terms (non-commercial research): eval only",
 }
 # The shared real videos held out for the threshold, as train/config.yaml has them.
 VIDEO_CALIBRATION = ("d0.mp4", "d6.mp4", "d11.mp4", "d19.mp4", "muse_sun.mp4", "s18.mp4",
@@ -317,6 +314,7 @@ class Entry:
     role: str
     priority: int  # lower keeps: shared evaluation, shared training, evaluation-only, split
     mutable: bool  # a gathered file (may be dropped), not a shared one
+    label: str = "real"  # a swap and the real picture it was made from are not duplicates
 
 
 def role_for(source: Source, group: str) -> str:
@@ -345,7 +343,7 @@ def judgeable(check: Check, source: Source) -> str:
 def find_duplicates(entries: list[Entry]) -> dict[int, str]:
     """Entries to drop (index -> reason) so no photo is kept twice or straddles roles.
 
-    Byte-identical files and PDQ near copies are clustered; in a cluster that spans sets or
+    Byte-identical files and PDQ near copies of the same label are clustered; in a cluster that spans sets or
     roles the members of the highest-priority set and group stay and every other gathered
     member goes. Within one group of one set, near copies are kept (a person's neutral and
     smiling studio shots) and only copies (``COPY_BITS``) are thinned to one.
@@ -360,7 +358,7 @@ def find_duplicates(entries: list[Entry]) -> dict[int, str]:
             i = parent[i]
         return i
 
-    pairs: list[tuple[int, int, int]] = []
+    pairs: list[tuple[int, int, int]] = []  # (a, b, distance) with a < b, same label only
     first_of: dict[str, int] = {}
     for i, entry in enumerate(entries):
         j = first_of.setdefault(entry.sha256, i)
@@ -373,7 +371,9 @@ def find_duplicates(entries: list[Entry]) -> dict[int, str]:
             block = hashed[start:start + 2000]
             for hit in index.search(pack_pdq([entries[i].pdq for i in block]), NEAR_BITS):
                 a, b = block[hit.query], hashed[hit.row]
-                if a < b:
+                # A face swap keeps the rest of the picture, so it is a PDQ near copy of
+                # its original: pairs of a real and a fake are evidence, not duplicates.
+                if a < b and entries[a].label == entries[b].label:
                     pairs.append((a, b, hit.distance))
     for a, b, _ in pairs:
         parent[find(a)] = find(b)
@@ -408,15 +408,18 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
     """
     wanted = set(sets) if sets else {s.set for s in ALL_SOURCES}
     entries: list[Entry] = []
+    shared_checks: dict[str, dict[str, Check]] = {}
     for f in shared_files(shared):
         if not f.path.endswith(".jpg"):
             continue
-        checks = read_checks(qc_path(root, f.set))
-        check = checks.get(f.path)
+        if f.set not in shared_checks:
+            shared_checks[f.set] = read_checks(qc_path(root, f.set))
+        check = shared_checks[f.set].get(f.path)
         if check is None:
             raise RuntimeError(f"{f.set}/{f.path} is not checked: run 'check --shared' first")
+        label = "fake" if f.path.startswith("fake/") else "real"
         entries.append(Entry(f.set, f.path, check.sha256, check.pdq, check.pdq_quality, f.group,
-                             f.role, 0 if f.role == "dev-eval" else 1, mutable=False))
+                             f.role, 0 if f.role == "dev-eval" else 1, False, label))
     report: dict[str, Counter[str]] = {}
     for source in ALL_SOURCES:
         checks = read_checks(qc_path(root, source.set))
@@ -433,7 +436,7 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
             group = source.group_of(path)
             entries.append(Entry(source.set, path, check.sha256, check.pdq, check.pdq_quality,
                                  group, role_for(source, group),
-                                 2 if len(source.shares) == 1 else 3, mutable=True))
+                                 2 if len(source.shares) == 1 else 3, True, source.label))
         report[source.set] = counts
     drops = find_duplicates(entries)
     kept: dict[str, list[manifest.Row]] = defaultdict(list)

@@ -25,7 +25,7 @@ class Source:
     repo: str  # OWNER/NAME on GitHub
     commit: str  # the 40-hex commit the files are read at
     include: tuple[str, ...]  # regular expressions over repository paths (any may match)
-    licence: str  # the data's terms, as the source states them
+    licence: str  # the data's terms in a few words (the manifest's licence column)
     population: str  # who and what is in it (for the model card)
     shares: dict[str, float]  # role -> fraction of groups; sums to 1
     group: str | None = None  # regex whose first group names a file's person (None: one group)
@@ -35,6 +35,7 @@ class Source:
     kind: str = ""  # for fakes: the manipulation (one-shot-swap, reenactment, ...)
     limit: int | None = None  # keep at most this many files (a stable hash-ordered sample)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    terms: str = ""  # the terms in full, as the source states them (train/DATA.md)
 
     def __post_init__(self) -> None:
         if set(self.shares) - set(ROLE_ORDER) or abs(sum(self.shares.values()) - 1.0) > 1e-9:
@@ -61,33 +62,36 @@ _SPLIT = {"train": 0.7, "calibration": 0.15, "dev-eval": 0.15}
 SOURCES: tuple[Source, ...] = (
     Source(
         set="faces-cmd-rmfd", repo="chandrikadeb7/Face-Mask-Detection",
+        licence="MIT repository; RMFD web photos (photographers keep rights)",
         commit="7e500749401bad4bb338790fbdb89b58e41ef2d9",
         include=(r"^dataset/without_mask/\d+_\d+_[a-z]+_\d+\.jpg$",),
         group=r"^dataset/without_mask/\d+_\d+_([a-z]+)_\d+\.jpg$", shares=_SPLIT,
-        licence="repository MIT (code and dataset folder); the unmasked faces come from RMFD "
-                "(Real-World Masked Face Dataset, X-zhangyang) web photos of public figures, whose "
-                "photographers keep their rights",
+        terms="repository MIT (code and dataset folder); the unmasked faces come from RMFD "
+              "(Real-World Masked Face Dataset, X-zhangyang) web photos of public figures, whose "
+              "photographers keep their rights",
         population="East Asian actors and singers, tight web crops about 120-160 px, mixed JPEG "
                    "quality, frontal to three-quarter",
     ),
     Source(
         set="faces-cmd-web", repo="chandrikadeb7/Face-Mask-Detection",
+        licence="MIT repository; web photos (photographers keep rights): eval only",
         commit="7e500749401bad4bb338790fbdb89b58e41ef2d9",
         include=(r"^dataset/without_mask/\d+\.jpg$",), shares=_DEV,
-        licence="repository MIT; images gathered from Bing image search and Kaggle sets, "
-                "photographers keep their rights: evaluation only",
+        terms="repository MIT; images gathered from Bing image search and Kaggle sets, "
+              "photographers keep their rights: evaluation only",
         population="web and phone photos of ordinary people, South Asian, White, Black and "
                    "Latino, children to elderly, 150-450 px",
         notes=("identities unknown, so the whole source is development evaluation",),
     ),
     Source(
         set="faces-utkface", repo="Mohanish-5744/Major_Ensemble_Gender",
+        licence="UTKFace: non-commercial research only",
         commit="2f8aa4a5932c395d465f4f58d864b6a17a1b03f6",
         include=(r"^crop_part1/\d+_\d_\d_\d{17}\.jpg\.chip\.jpg$",),
         group=r"_(\d{10})\d{7}\.jpg\.chip\.jpg$", group_note="collection hour",
         shares=_SPLIT,
-        licence="UTKFace (Zhang, Song, Qi 2017) crop_part1 as committed in this repository: "
-                "non-commercial research use only; image copyright stays with the original owners",
+        terms="UTKFace (Zhang, Song, Qi 2017) crop_part1 as committed in this repository: "
+              "non-commercial research use only; image copyright stays with the original owners",
         population="aligned 200x200 crops, ages 1-116, filename race label: White 54%, Black 4%, "
                    "Asian 16%, Indian 15%, other 11%",
         notes=("UTKFace records no identity: files are grouped by the hour of their collection "
@@ -95,47 +99,52 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         set="faces-london", repo="debruine/webmorphR.stim",
+        licence="CC BY 4.0 (Face Research Lab London Set)",
         commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
         include=(r"^inst/(neutral|smiling)_front/\d{3}_0[38]\.jpg$",),
         group=r"/(\d{3})_0[38]\.jpg$", shares=_SPLIT,
-        licence="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Face Research Lab London Set, "
-                "doi:10.6084/m9.figshare.5047666 (signed consent for research and publication)",
+        terms="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Face Research Lab London Set, "
+              "doi:10.6084/m9.figshare.5047666 (signed consent for research and publication)",
         population="102 adults photographed in London 2012, neutral and smiling, 1350x1350 "
                    "studio, self-reported African, East Asian, West Asian and White",
     ),
     Source(
         set="faces-canada", repo="debruine/webmorphR.stim",
+        licence="CC BY 4.0 (DeBruine & Jones 2017 Canada set)",
         commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
         include=(r"^inst/canada/\d{3}[fm]\.jpg$",), group=r"/(\d{3})[fm]\.jpg$", shares=_SPLIT,
-        licence="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Young Adult White Faces with "
-                "Manipulated Versions, doi:10.6084/m9.figshare.4220517 (originals only)",
+        terms="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Young Adult White Faces with "
+              "Manipulated Versions, doi:10.6084/m9.figshare.4220517 (originals only)",
         population="40 White university students in Ontario, 1350x1800 studio, pupil-aligned",
     ),
     Source(
         set="faces-3dsk", repo="debruine/webmorphR.stim",
+        licence="CC BY on 3D.sk derivatives for educational use: eval only",
         commit="fa8b78fda2d659bb74ce62fcd99c4407551d2a77",
         include=(r"^inst/3dsk/(fe)?male/[a-z0-9]+\.jpg$",), shares=_DEV,
-        licence="CC BY (DeBruine & Jones 2020, doi:10.17605/OSF.IO/A3947) on derivatives of "
-                "3D.sk photos licensed for educational use: evaluation only",
+        terms="CC BY (DeBruine & Jones 2020, doi:10.17605/OSF.IO/A3947) on derivatives of "
+              "3D.sk photos licensed for educational use: evaluation only",
         population="50 White men and 50 White women aged 18-35, studio, high resolution",
     ),
     Source(
         set="faces-deepface", repo="serengil/deepface",
+        licence="MIT repository; press photos (photographers keep rights): eval only",
         commit="243209fd7b46ecdecf72665cc25219f6e8181f25",
         include=(r"^tests/unit/dataset/img\d+\.jpg$", r"^tests/unit/dataset/couple\.jpg$"),
         shares=_DEV,
-        licence="repository MIT; the test photos are press and web photos of public figures "
-                "whose photographers keep their rights: evaluation only",
+        terms="repository MIT; the test photos are press and web photos of public figures "
+              "whose photographers keep their rights: evaluation only",
         population="news, red-carpet and web photos of public figures, several per person, "
                    "400-4000 px, several ethnicities",
     ),
     Source(
         set="faces-humans", repo="logicdeveloperTR/Manually-Created-Face-Recognition-Model",
+        licence="no licence; Kaggle Human Faces web scrape: eval only",
         commit="5f6ff72faec3faa90f4c25a2a9716148f9b4e571",
         include=(r"(?i)^Humans/[^/]+\.(jpe?g|png)$",), shares=_DEV, limit=2500,
-        licence="no licence in the repository; the images are the Kaggle 'Human Faces' set "
-                "(ashwingupta3012), web-scraped portraits whose photographers keep their rights: "
-                "evaluation only",
+        terms="no licence in the repository; the images are the Kaggle 'Human Faces' set "
+              "(ashwingupta3012), web-scraped portraits whose photographers keep their rights: "
+              "evaluation only",
         population="web, stock and editorial portraits, every age from children to the very old, "
                    "many ethnicities, colour and black-and-white, all resized to 160x160 "
                    "(aspect not kept)",
@@ -159,40 +168,46 @@ _GHOST_TERMS = ("repository Apache-2.0 (code and examples); the photos are of pu
 TOOL_SOURCES: tuple[Source, ...] = (
     Source(
         set="faces-swap-dfl", repo=_DFL[0], commit=_DFL[1], label="fake",
+        licence="GPL-3.0 repository; film and deepfake stills: eval only",
         kind="DeepFaceLab autoencoder swaps: face and head replacement, de-ageing, lip edits",
         include=(r"^doc/(deage_0_2|head_replace_[012]_2|political_speech[23]|replace_the_face)"
-                 r"\.jpg$",), shares=_DEV, licence=_DFL_TERMS,
+                 r"\.jpg$",), shares=_DEV, terms=_DFL_TERMS,
         population="film and speech stills of public figures, 380-1920 px, one collage of 12 swaps",
     ),
     Source(
         set="faces-dfl-real", repo=_DFL[0], commit=_DFL[1],
+        licence="GPL-3.0 repository; film and deepfake stills: eval only",
         include=(r"^doc/(deage_0_1|head_replace_[012]_1)\.jpg$",), shares=_DEV,
-        licence=_DFL_TERMS, population="the original frames the README shows beside the swaps",
+        terms=_DFL_TERMS, population="the original frames the README shows beside the swaps",
     ),
     Source(
         set="faces-swap-simswap", repo=_SIMSWAP[0], commit=_SIMSWAP[1], label="fake",
+        licence="CC BY-NC 4.0: eval only",
         kind="SimSwap one-shot identity swap (whole-image results)",
         include=(r"^output/result\.jpg$", r"^docs/img/result_whole_swap_multispecific_512\.jpg$"),
-        shares=_DEV, licence=_SIMSWAP_TERMS, population="video frames, 1080p-1712p, 1-3 faces",
+        shares=_DEV, terms=_SIMSWAP_TERMS, population="video frames, 1080p-1712p, 1-3 faces",
     ),
     Source(
         set="faces-simswap-real", repo=_SIMSWAP[0], commit=_SIMSWAP[1],
+        licence="CC BY-NC 4.0: eval only",
         include=(r"^crop_224/[a-z0-9_]+\.jpg$", r"^demo_file/multi_people\.jpg$",
                  r"^docs/img/id/(anni|chenglong|zhoujielun|zhuyin|wuyifan)\.(jpg|png)$"),
-        shares=_DEV, licence=_SIMSWAP_TERMS,
+        shares=_DEV, terms=_SIMSWAP_TERMS,
         population="224 px tight face crops of public figures (the tool's identity inputs), "
                    "and the real frame its multi-face swap starts from",
     ),
     Source(
         set="faces-swap-ghost", repo=_GHOST[0], commit=_GHOST[1], label="fake",
+        licence="Apache-2.0 repository; photos of public figures: eval only",
         kind="GHOST (SberSwap) one-shot identity swap", include=(r"^examples/results/result\.png$",),
-        shares=_DEV, licence=_GHOST_TERMS, population="one full-resolution swap result",
+        shares=_DEV, terms=_GHOST_TERMS, population="one full-resolution swap result",
     ),
     Source(
         set="faces-ghost-real", repo=_GHOST[0], commit=_GHOST[1],
+        licence="Apache-2.0 repository; photos of public figures: eval only",
         include=(r"^examples/images/(beckham|elon_musk|mark|murakami)\.jpg$",
                  r"^examples/images/training/(source|target)\d\.png$"),
-        shares=_DEV, licence=_GHOST_TERMS,
+        shares=_DEV, terms=_GHOST_TERMS,
         population="the tool's example inputs: web photos and 224 px crops of public figures",
     ),
 )
