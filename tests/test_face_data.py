@@ -127,3 +127,35 @@ def test_conditions_copy_both_classes_at_each_size_and_quality(tmp_path: Path) -
     assert manifest.verify(made, data) == []
     again = face_conditions.build(data, shared, table)  # deterministic: same bytes
     assert {r.path: r.sha256 for r in again} == {p: r.sha256 for p, r in by_path.items()}
+
+
+def test_manifest_rebuild_runs_the_conditions_generator(tmp_path: Path) -> None:
+    """`python -m train.manifest rebuild` (the module as __main__) finds the registered generator
+    and feeds it the manifest and shared folder it was given."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from train import face_conditions, manifest
+
+    shared, made_in, rebuilt = tmp_path / "shared", tmp_path / "a", tmp_path / "b"
+    folder = shared / "eval-dev/ffpp-c40-faces/fake"
+    folder.mkdir(parents=True)
+    Image.fromarray(_picture(5, 224)).save(folder / "FaceSwap_001_002_001_000.jpg")
+    data = (folder / "FaceSwap_001_002_001_000.jpg").read_bytes()
+    inputs = [manifest.Row("faces-ffpp-c40", "dev-eval", "shared:eval-dev/ffpp-c40-faces", "",
+                           "fake/FaceSwap_001_002_001_000.jpg", hashlib.sha256(data).hexdigest(),
+                           "x")]
+    table = tmp_path / "m.csv"
+    manifest.write(inputs, table)
+    made = face_conditions.build(made_in, shared, table)
+    manifest.write(inputs + made, table)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+    run = subprocess.run([sys.executable, "-m", "train.manifest", "--manifest", str(table),
+                          "--data-root", str(rebuilt), "rebuild", "--shared", str(shared)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"{len(made) + 1} of {len(made) + 1} files present and verified" in run.stdout
+    assert (rebuilt / face_conditions.SET / made[0].path).is_file()

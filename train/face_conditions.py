@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,11 @@ def render(source: Path, condition: str) -> bytes:
 def _origin(row_set: str, path: str, data_root: Path, shared: Path,
             rows_by_key: dict[tuple[str, str], manifest.Row]) -> Path:
     row = rows_by_key[(row_set, path)]
-    if row.source.startswith("shared:"):
-        return shared / row.source[len("shared:"):] / row.path
-    return row.local_path(data_root)
+    origin = (shared / row.source[len("shared:"):] / row.path if row.source.startswith("shared:")
+              else row.local_path(data_root))
+    if not origin.is_file():
+        raise FileNotFoundError(f"{origin} (an input of {SET}) is missing: rebuild {row_set} first")
+    return origin
 
 
 def build(data_root: Path, shared: Path = manifest.DEFAULT_SHARED,
@@ -114,12 +117,11 @@ def build(data_root: Path, shared: Path = manifest.DEFAULT_SHARED,
 
 @manifest.generator(SET)
 def rebuild(data_root: Path) -> None:
-    build(data_root)
+    build(data_root, Path(os.environ.get("DEEPSCREEN_SHARED", manifest.DEFAULT_SHARED)),
+          Path(os.environ.get("DEEPSCREEN_MANIFEST", manifest.MANIFEST)))
 
 
 if __name__ == "__main__":
-    import os
-
     root = Path(os.environ.get("DEEPSCREEN_DATA", manifest.DEFAULT_DATA_ROOT))
     made = build(root)
     manifest.replace_set(SET, made)
