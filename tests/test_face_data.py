@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from deepscreen.banks.hashing import pdq_of
-from train.face_data import Entry, ffhq_aligned, find_duplicates, jpeg_quality, role_for
+from train.face_data import (
+    Entry,
+    ffhq_aligned,
+    find_duplicates,
+    held_out_copies,
+    jpeg_quality,
+    role_for,
+)
 from train.face_sources import Source
 
 
@@ -159,3 +166,16 @@ def test_manifest_rebuild_runs_the_conditions_generator(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert f"{len(made) + 1} of {len(made) + 1} files present and verified" in run.stdout
     assert (rebuilt / face_conditions.SET / made[0].path).is_file()
+
+
+def test_shared_held_out_copies_of_training_photos_are_found() -> None:
+    photo, other = _picture(20), _picture(21)
+    recompressed = np.asarray(Image.fromarray(photo).resize((250, 250)).resize((256, 256)))
+    entries = [_entry("faces-aaf", "t.jpg", photo, "t", "train", 1, mutable=False),
+               _entry("faces-aaf", "v1.jpg", recompressed, "v1", "calibration", 1, mutable=False),
+               _entry("faces-aaf", "v2.jpg", other, "v2", "calibration", 1, mutable=False),
+               _entry("faces-aaf", "v3.jpg", other, "v3", "calibration", 1, mutable=False, sha="t.jpg"),
+               _entry("faces-web", "w.jpg", photo, "w", "dev-eval", 2)]  # gathered: not this rule
+    leaks = held_out_copies(entries)
+    assert set(leaks) == {1, 3}
+    assert leaks[3].startswith("identical to t.jpg") and "copy of t.jpg" in leaks[1]

@@ -289,9 +289,14 @@ def shared_files(shared: Path = SHARED) -> list[SharedFile]:
     return out
 
 
-def shared_rows(files: list[SharedFile], shared: Path = SHARED) -> dict[str, list[manifest.Row]]:
+def shared_rows(files: list[SharedFile], shared: Path = SHARED,
+                leave_out: frozenset[tuple[str, str]] = frozenset()
+                ) -> dict[str, list[manifest.Row]]:
+    """Manifest rows of the shared files, except ``leave_out`` ((set, path) pairs)."""
     rows: dict[str, list[manifest.Row]] = defaultdict(list)
     for f in files:
+        if (f.set, f.path) in leave_out:
+            continue
         rows[f.set].append(manifest.Row(f.set, f.role, f"shared:{f.folder}", "", f.path,
                                         manifest.sha256_file(shared / f.folder / f.path),
                                         SHARED_LICENCES[f.set]))
@@ -400,6 +405,33 @@ def find_duplicates(entries: list[Entry]) -> dict[int, str]:
     return drops
 
 
+def held_out_copies(entries: list[Entry]) -> dict[int, str]:
+    """Shared held-out photos (calibration, dev-eval) that copy a shared training photo.
+
+    The shared sets' own splits are fixed, but a calibration photo that is a copy of a
+    training photo (All-Age-Faces has such pairs) measures nothing: it is left out of the
+    manifest's held-out rows, and the manifest, not the split file, is the list to use.
+    """
+    from deepscreen.banks.index import PdqIndex, pack_pdq
+
+    train = [i for i, e in enumerate(entries) if not e.mutable and e.role == "train"]
+    held = [i for i, e in enumerate(entries) if not e.mutable and e.role != "train"]
+    out: dict[int, str] = {}
+    by_sha = {entries[i].sha256: i for i in train}
+    for i in held:
+        if entries[i].sha256 in by_sha:
+            out[i] = f"identical to {entries[by_sha[entries[i].sha256]].path} (train)"
+    hashed = [i for i in train if entries[i].pdq_quality >= MIN_PDQ_QUALITY]
+    queries = [i for i in held if i not in out and entries[i].pdq_quality >= MIN_PDQ_QUALITY]
+    if hashed and queries:
+        index = PdqIndex.build(pack_pdq([entries[i].pdq for i in hashed]))
+        for hit in index.search(pack_pdq([entries[i].pdq for i in queries]), COPY_BITS):
+            i, j = queries[hit.query], hashed[hit.row]
+            if entries[i].label == entries[j].label and entries[i].set == entries[j].set:
+                out.setdefault(i, f"copy of {entries[j].path} (train, {hit.distance} bits)")
+    return out
+
+
 def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANIFEST,
           sets: Iterable[str] | None = None) -> dict[str, Counter[str]]:
     """Dedupe every set against all others, assign roles and write the manifest rows.
@@ -439,6 +471,10 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
                                  2 if len(source.shares) == 1 else 3, True, source.label))
         report[source.set] = counts
     drops = find_duplicates(entries)
+    leaks = held_out_copies(entries)
+    for i in leaks:
+        report.setdefault(entries[i].set, Counter())[
+            f"left out ({entries[i].role}): copy of a training photo"] += 1
     kept: dict[str, list[manifest.Row]] = defaultdict(list)
     sources = by_set()
     for i, e in enumerate(entries):
@@ -454,11 +490,12 @@ def split(root: Path, shared: Path = SHARED, manifest_path: Path = manifest.MANI
     with open(root / ".qc" / "drops.csv", "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["set", "path", "reason"])
-        for i in sorted(drops, key=lambda i: (entries[i].set, entries[i].path)):
-            writer.writerow([entries[i].set, entries[i].path, drops[i]])
+        for i in sorted({**drops, **leaks}, key=lambda i: (entries[i].set, entries[i].path)):
+            writer.writerow([entries[i].set, entries[i].path, drops.get(i) or leaks[i]])
     for set_name in sorted(wanted & set(kept)):
         manifest.replace_set(set_name, kept[set_name], manifest_path)
-    for set_name, rows in shared_rows(shared_files(shared), shared).items():
+    left_out = frozenset((entries[i].set, entries[i].path) for i in leaks)
+    for set_name, rows in shared_rows(shared_files(shared), shared, left_out).items():
         manifest.replace_set(set_name, rows, manifest_path)
     return report
 
