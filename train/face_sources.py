@@ -115,7 +115,7 @@ SOURCES: tuple[Source, ...] = (
         include=(r"^inst/canada/\d{3}[fm]\.jpg$",), group=r"/(\d{3})[fm]\.jpg$", shares=_SPLIT,
         terms="CC BY 4.0: DeBruine, L. & Jones, B. (2017) Young Adult White Faces with "
               "Manipulated Versions, doi:10.6084/m9.figshare.4220517 (originals only)",
-        population="40 White university students in Ontario, 1350x1800 studio, pupil-aligned",
+        population="40 White university students in Ontario, studio, pupil-aligned, 1350x1350 as committed",
     ),
     Source(
         set="faces-3dsk", repo="debruine/webmorphR.stim",
