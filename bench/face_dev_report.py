@@ -2,6 +2,7 @@
 
     deepscreen eval --csv bench/face_dev_suite.csv --json --out dev.jsonl > dev.json
     python bench/face_dev_report.py dev.json            # per-set table and abstention reasons
+    python bench/face_dev_report.py dev.json --benchmarks "run note"   # also BENCHMARKS.md
 
 The per-set table is what BENCHMARKS.md and the model card quote: item-level AUC with its 95%
 bootstrap interval, TPR at 1% FPR, and the share of real and of fake items the policy flagged.
@@ -11,11 +12,17 @@ A set of one class is scored against every item of the other class (the JSON say
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Face dev suite (issue 18): per set"
+COMMAND = ("DEEPSCREEN_DATA=... deepscreen eval --csv bench/face_dev_suite.csv --json "
+           "--out dev.jsonl -j 1 > dev.json; python bench/face_dev_report.py dev.json")
 
 
 def _share(flags: dict[str, Any], cls: str) -> str:
@@ -52,12 +59,24 @@ def abstentions(summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("summary", type=Path, help="the JSON `deepscreen eval --json` printed")
+    parser.add_argument("--benchmarks", metavar="NOTE",
+                        help="also write the section of BENCHMARKS.md, with this note on the run")
     args = parser.parse_args(argv)
     summary = json.loads(args.summary.read_text())
     if summary.get("version", 1) < 2 or not summary.get("sets"):
         raise SystemExit(f"{args.summary}: no per-set report (needs a CSV with a set column)")
-    print(sets_table(summary))
-    print(f"\nNot scored (of {summary['files']} files):\n" + (abstentions(summary) or "- none"))
+    body = (sets_table(summary) + f"\n\nNot scored (of {summary['files']} files):\n"
+            + (abstentions(summary) or "- none"))
+    print(body)
+    if args.benchmarks:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from benchmarks_file import write_section
+
+        card = json.loads((ROOT / "src/deepscreen/models/face_sbi.json").read_text())
+        when = datetime.datetime.fromtimestamp(args.summary.stat().st_mtime, datetime.UTC)
+        write_section(SECTION, f"{SECTION}\n\nCommand: `{COMMAND}`. Model `{card['version']}` "
+                      f"(threshold {card['threshold']:.4f}), the default policy. Run "
+                      f"{when:%Y-%m-%d %H:%M} UTC. {args.benchmarks}\n\n{body}\n")
     return 0
 
 

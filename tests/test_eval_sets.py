@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,13 @@ def test_eval_cli_reports_sets_and_flags_in_json_and_table(tmp_path: Path) -> No
     assert summary["sets"]["b"]["flags"]["real"] == 2
     assert summary["flags"]["real_flagged"] == 0  # the default policy allows abstentions
     assert "metrics" in summary and "results" in summary  # version-1 keys unchanged
+    # The markdown report the dev suite's numbers are quoted from.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from face_dev_report import abstentions, sets_table
+
+    markdown = sets_table(summary)
+    assert "| a | 1 | 1 | 2 |" in markdown and "| **(all)** |" in markdown
+    assert "- no face found: 3" in abstentions(summary)
     # A policy that labels everything flags every item, real or fake.
     strict = tmp_path / "label-all.yaml"
     strict.write_text("version: 1\nname: label-all\ndefault_action: label\nrules: []\n")
