@@ -179,3 +179,22 @@ def test_shared_held_out_copies_of_training_photos_are_found() -> None:
     leaks = held_out_copies(entries)
     assert set(leaks) == {1, 3}
     assert leaks[3].startswith("identical to t.jpg") and "copy of t.jpg" in leaks[1]
+
+
+def test_checker_records_images_videos_and_undecodable_files(tmp_path: Path) -> None:
+    from train.face_data import Checker
+
+    from media_factory import video_bytes
+
+    (tmp_path / "clip.mp4").write_bytes(video_bytes(seconds=1.0))
+    Image.fromarray(_picture(3, 200)).save(tmp_path / "p.jpg", quality=80)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    checker = Checker()
+    clip = checker.check(tmp_path / "clip.mp4", "clip.mp4")
+    assert clip.format == "video" and clip.width > 0 and clip.pdq == "" and not clip.error
+    photo = checker.check(tmp_path / "p.jpg", "p.jpg")
+    assert (photo.width, photo.height, photo.format) == (200, 200, "JPEG")
+    assert abs(photo.jpeg_quality - 80) <= 3 and len(photo.pdq) == 64
+    assert photo.faces == 0 and photo.face_px == 0.0  # blobs, no face
+    broken = checker.check(tmp_path / "broken.jpg", "broken.jpg")
+    assert broken.error and broken.sha256

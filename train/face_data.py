@@ -27,11 +27,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import manifest
 from .face_sources import ALL_SOURCES, ROLE_ORDER, Source, by_set
+
+if TYPE_CHECKING:
+    from deepscreen.media.item import Frame
 
 SHARED = manifest.DEFAULT_SHARED
 # A judgeable face: the detector is sure of it and it is at least this many pixels across
@@ -152,7 +156,7 @@ def ffhq_aligned(landmarks: np.ndarray, width: int, height: int) -> bool:
     (0.5, ~0.47) of the frame, level, about a quarter of the width apart. A web photo lands
     there by chance only rarely, so in a source said to mix in GAN faces this flags them.
     """
-    if abs(width - height) > 0.02 * max(width, height):
+    if not width or abs(width - height) > 0.02 * max(width, height):
         return False
     left, right = landmarks[0], landmarks[1]
     mid = (left + right) / 2.0 / np.array([width, height])
@@ -186,8 +190,10 @@ class Checker:
         if item.decode_error is not None or not item.frames:
             result.error = str(item.decode_error or "no frame decoded")
             return result
+        if item.kind == "video":
+            return self._check_video(item.frames, result)
         if item.kind != "image":
-            result.error = f"not an image ({item.kind})"
+            result.error = f"not an image or video ({item.kind})"
             return result
         rgb = item.frames[0].rgb
         result.height, result.width = int(rgb.shape[0]), int(rgb.shape[1])
@@ -196,6 +202,25 @@ class Checker:
             result.jpeg_quality = jpeg_quality(image) if image.format == "JPEG" else 0
         pdq = pdq_of(rgb)
         result.pdq, result.pdq_quality = pdq.hex, int(pdq.quality)
+        self._faces(rgb, result)
+        return result
+
+    def _check_video(self, frames: list[Frame], result: Check) -> Check:
+        """A video: its size and the largest face over five frames spread across the clip.
+
+        Videos get no PDQ hash (copies are found by sha256 only); ``format`` is ``video``.
+        """
+        result.height, result.width = (int(v) for v in frames[0].rgb.shape[:2])
+        result.format = "video"
+        for frame in frames[::max(1, len(frames) // 5)][:5]:
+            found = Check(result.path, result.sha256, result.width, result.height)
+            self._faces(frame.rgb, found)
+            if found.face_px > result.face_px:
+                result.faces, result.face_px = found.faces, found.face_px
+                result.detector_score = found.detector_score
+        return result
+
+    def _faces(self, rgb: np.ndarray, result: Check) -> None:
         if self.detector is not None:
             faces = [f for f in self.detector.detect(rgb) if f.score >= MIN_DETECTOR_SCORE]
             result.faces = len(faces)
@@ -205,7 +230,6 @@ class Checker:
                 result.detector_score = round(largest.score, 4)
                 result.ffhq_aligned = int(ffhq_aligned(largest.landmarks_array(),
                                                        result.width, result.height))
-        return result
 
 
 def qc_path(root: Path, set_name: str) -> Path:

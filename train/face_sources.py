@@ -151,6 +151,17 @@ SOURCES: tuple[Source, ...] = (
         notes=("the Kaggle page says a few GAN-generated faces are mixed in: files whose "
                "landmarks sit at the FFHQ alignment (where StyleGAN faces sit) are dropped",),
     ),
+    Source(
+        set="faces-liveportrait-video", repo="KwaiVGI/LivePortrait",
+        commit="abcf7204dd31b6e36afce92e4aff2fbb2afe75d8",
+        include=(r"^assets/examples/driving/d[12578]\.mp4$",), shares=_DEV,
+        licence="MIT repository; real driving clips: eval only",
+        terms="repository MIT (code and example assets); the clips' original source is not "
+              "stated, so they are used for evaluation only. These five driving clips were "
+              "removed from the repository after this commit (the other clips are the shared "
+              "video-real set)",
+        population="five real people filmed frontally in a studio, 480-512 px square, 0.5-9 s",
+    ),
 )
 
 # Manipulated faces published by the tools themselves, with the real pictures they pair with.
