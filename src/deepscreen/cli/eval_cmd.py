@@ -43,7 +43,7 @@ def eval_command(
              "with a set column, every set is reported apart.")] = None,
     data_root: Annotated[Path | None, typer.Option(
         "--data-root", envvar="DEEPSCREEN_DATA", file_okay=False, show_default=False,
-        help="Where CSV paths written data:SET/PATH live [env DEEPSCREEN_DATA].")] = None,
+        help="Folder that CSV paths written data:SET/PATH are read under.")] = None,
     policy: Annotated[Path | None, typer.Option(
         "--policy", "-p", exists=True, dir_okay=False, show_default=False,
         help="Policy whose verdicts count as flags (default: the built-in one).")] = None,
