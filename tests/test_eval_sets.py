@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from deepscreen.cli import load_commands, app
+from deepscreen.cli import app, load_commands
 from deepscreen.errors import DeepscreenError
 from deepscreen.evaluate import (
     FAKE,
