@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,9 @@ from .findings import Finding
 from .policy import Verdict
 
 SCHEMA = "deepscreen.report/1"
+# The minor version: fields added within schema 1 (``schema`` itself never changes for them,
+# so consumers that check it keep working). 1.1: archive members, animation frame counts.
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Report:
     elapsed_ms: float
     error: dict[str, str] | None = None  # set when the item could not be decoded
     scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    # An archive's members, each screened as an item of its own (nested archives hold theirs).
+    members: tuple[Report, ...] = ()
 
     @property
     def action(self) -> str:
@@ -44,9 +50,16 @@ class Report:
     def finding(self, signal: str) -> Finding | None:
         return next((f for f in self.findings if f.signal == signal), None)
 
+    def walk(self) -> Iterator[Report]:
+        """This report, then every member's report, depth first, in archive order."""
+        yield self
+        for member in self.members:
+            yield from member.walk()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
             "deepscreen": __version__,
             "scanned_at": self.scanned_at,
             "item": self.item,
@@ -56,6 +69,7 @@ class Report:
             "policy": self.policy,
             "error": self.error,
             "elapsed_ms": round(self.elapsed_ms, 3),
+            "members": [m.to_dict() for m in self.members],
         }
 
     def to_json(self, indent: int | None = None) -> str:

@@ -1,13 +1,19 @@
-"""Still-image decoding with a pixel budget checked before any pixel is decoded."""
+"""Image decoding with a pixel budget checked before any pixel is decoded.
+
+A still image becomes one frame. An animated GIF, WebP or APNG becomes the frames sampled
+over its time (:mod:`.animation`), so every pixel signal sees every frame a viewer would.
+"""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import MediaError
+from .animation import ANIMATED_FORMATS, check_budget, choose_samples, decode_frames, read_timeline
 from .item import Frame, Item
 
 try:  # HEIC/HEIF and AVIF through libheif; optional only so a broken wheel never stops a scan
@@ -21,8 +27,10 @@ except Exception:  # pragma: no cover - depends on the platform wheel
 
 
 def decode_image(item: Item) -> None:
-    """Decode the first picture of an image item into ``item.image`` and ``item.frames``."""
+    """Decode an image item into ``item.image`` (the first picture, with its metadata) and
+    ``item.frames`` (that picture, or an animation's sampled frames)."""
     limits = item.limits
+    deadline = time.monotonic() + limits.decode_timeout_s
     try:
         with warnings.catch_warnings():
             # Pillow warns about large images (our own pixel limit below is the one that counts)
@@ -40,6 +48,10 @@ def decode_image(item: Item) -> None:
                     f"image declares {width}x{height} = {width * height:,} pixels, over the "
                     f"limit of {limits.max_pixels:,} (a possible decompression bomb)",
                 )
+            if _is_animated(item, image):
+                with stream:
+                    _decode_animation(item, image, deadline)
+                return
             item.decode_info["frames_in_file"] = getattr(image, "n_frames", 1)
             with stream:
                 image.load()
@@ -59,6 +71,47 @@ def decode_image(item: Item) -> None:
     item.image = image
     item.width, item.height = rgb_image.size  # as displayed: after the EXIF orientation
     item.frames = [Frame(index=0, time_s=0.0, rgb=np.asarray(rgb_image))]
+
+
+def _is_animated(item: Item, image: Image.Image) -> bool:
+    return item.media_type.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
+
+
+def _decode_animation(item: Item, image: Image.Image, deadline: float) -> None:
+    """Sampled frames of an animation; ``item.image`` is its first frame, with its metadata."""
+    limits = item.limits
+    timeline = read_timeline(item.read_bytes(), item.media_type.format, limits, deadline)
+    declared = getattr(image, "n_frames", None)
+    if item.media_type.format != "gif" and declared != timeline.frames:
+        # Pillow's count comes from libwebp's demuxer or the APNG acTL chunk; a frame that
+        # one of them sees and the other does not could be hidden from sampling.
+        raise MediaError("decode-failed", f"the animation's frame count is inconsistent "
+                                          f"({declared} decoded, {timeline.frames} in its headers)")
+    if timeline.frames < 1:
+        raise MediaError("decode-failed", "the animation holds no frame")
+    check_budget(timeline, image.size, limits)
+    wanted = choose_samples(timeline, limits.animation_max_frames)
+    frames = decode_frames(image, timeline, wanted, limits, deadline)
+    if not frames:
+        raise MediaError("decode-failed", "no decodable animation frame found")
+    image.seek(0)  # item.image is the first frame: its metadata is what other signals read
+    image.load()
+    item.image = image
+    item.frames = frames
+    item.height, item.width = _displayed_size(image)
+    item.duration_s = timeline.total_ms / 1000.0
+    item.decode_info.update({"frames_in_file": timeline.frames, "animated": True,
+                             "frames_chosen": len(wanted)})
+
+
+def _displayed_size(image: Image.Image) -> tuple[int, int]:
+    """(height, width) of the canvas as shown, after the EXIF orientation."""
+    try:
+        turned = int(image.getexif().get(0x0112, 1)) in (5, 6, 7, 8)
+    except Exception:
+        turned = False
+    width, height = image.size
+    return (width, height) if turned else (height, width)
 
 
 def _has_alpha(image: Image.Image) -> bool:

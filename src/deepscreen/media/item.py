@@ -16,6 +16,8 @@ from .sniff import MediaKind, MediaType
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .archive import ArchiveContents, Nesting
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -88,6 +90,16 @@ class Item:
     # the stored pictures to show them as players do (the stream's display matrix).
     rotation_deg: int = 0
     decode_info: dict[str, Any] = field(default_factory=dict)
+    # Archives (kind "archive"), filled by decoding, before any member is read: the name of
+    # every entry in archive order (folders end with "/"; links and devices included), at
+    # most limits.archive_max_members. A signal that judges an archive by its layout (a
+    # tool's workspace: data_src/aligned/, model/) reads this; members are screened as
+    # items of their own.
+    archive_listing: list[str] = field(default_factory=list)
+    archive: ArchiveContents | None = field(default=None, repr=False)
+    # Set on an archive's members (and on archives, once opened): the tree's shared bounds,
+    # depth and the member names from the outermost archive down to this item.
+    nesting: Nesting | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> MediaKind:
@@ -116,9 +128,20 @@ class Item:
     def screenable(self) -> bool:
         return self.decoded and self.decode_error is None
 
+    @property
+    def animated(self) -> bool:
+        """An animated GIF, WebP or APNG decoded into frames sampled over its time."""
+        return bool(self.decode_info.get("animated"))
+
+    def close(self) -> None:
+        """Release what decoding holds open (an archive's reader)."""
+        if self.archive is not None:
+            self.archive.reader.close()
+
     def describe(self) -> dict[str, Any]:
         """The item's identity and shape, as the report shows it."""
-        return {
+        framed = self.kind == "video" or self.animated
+        described: dict[str, Any] = {
             "source": self.source,
             "kind": self.kind,
             "format": self.media_type.format,
@@ -130,5 +153,14 @@ class Item:
             "height": self.height,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
             "fps": None if self.fps is None else round(self.fps, 3),
-            "frames_sampled": len(self.frames) if self.kind == "video" else None,
+            "frames_sampled": len(self.frames) if framed else None,
+            # frames in the file: an animation's frames; a video stream's packets
+            "frames_total": (self.decode_info.get("frames_in_file") if self.animated
+                             else self.decode_info.get("packets") if self.kind == "video" else None),
+            "animated": self.animated,
         }
+        if self.nesting is not None and self.nesting.path:
+            described["member_path"] = list(self.nesting.path)
+        if self.archive is not None:
+            described["archive"] = self.archive.describe()
+        return described
