@@ -6,6 +6,7 @@ over its time (:mod:`.animation`), so every pixel signal sees every frame a view
 
 from __future__ import annotations
 
+import struct
 import time
 import warnings
 
@@ -64,8 +65,12 @@ def decode_image(item: Item) -> None:
         raise MediaError("too-many-pixels",
                          f"image is over the pixel limit (a possible decompression bomb): {exc}"
                          ) from exc
-    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as exc:
-        raise MediaError("decode-failed", f"cannot decode image: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error,
+            Image.UnidentifiedImageError) as exc:
+        # IndexError and struct.error: Pillow's GIF and TIFF readers on truncated headers
+        # (found by bench/fuzz.py); they mean the same as the others, a broken file.
+        raise MediaError("decode-failed", f"cannot decode image: {type(exc).__name__}: {exc}"
+                         ) from exc
     except MemoryError as exc:
         raise MediaError("too-many-pixels", "image needs more memory than is available") from exc
     item.image = image
