@@ -92,13 +92,17 @@ class Scanner:
         shared by the whole tree (entries, bytes, time) stops the screening: the members
         screened so far keep their reports, and the error says why the rest were not.
         """
+        assert archive.nesting is not None
+        tree = archive.nesting.tree
         reports: list[Report] = []
         try:
             for entry, data in iter_members(archive):
                 reports.append(self.scan(self._member_item(archive, entry, data)))
+                if tree.stopped is not None:  # hit inside that member (a nested archive)
+                    break
         except MediaError as exc:
             return reports, exc
-        return reports, None
+        return reports, tree.stopped
 
     def _member_item(self, archive: Item, entry: Entry, data: bytes | MediaError) -> Item:
         assert archive.nesting is not None

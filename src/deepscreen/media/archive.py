@@ -133,10 +133,11 @@ class ArchiveTree:
     def room_for(self, declared: int) -> None:
         """Refuse an archive whose declared total does not fit what is left of the budget."""
         if self.bytes + declared > self.limits.archive_max_total_bytes:
-            raise MediaError(
+            self.stopped = MediaError(
                 "archive-too-large",
                 f"the archive declares {declared:,} bytes uncompressed, over what is left of "
                 f"the limit of {self.limits.archive_max_total_bytes:,} (archive_max_total_bytes)")
+            raise self.stopped
 
 
 @dataclass(frozen=True)
