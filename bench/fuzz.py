@@ -26,6 +26,7 @@ fixed ones become regression samples in ``tests/regressions/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -115,6 +116,7 @@ def _pdf() -> bytes:
 
 def _c2pa(kind: str) -> bytes:
     from fixtures_c2pa import make_pki, sign_media
+
     from media_factory import image_bytes, video_bytes
 
     pki = make_pki()
@@ -264,7 +266,8 @@ def _looping_references(data: bytearray, rng: random.Random) -> bytearray:
             data[cd + 42:cd + 46] = data[first + 42:first + 46] if rng.random() < 0.5 else b"\x00\x00\x00\x00"
             return data
     if b"/Kids" in text:
-        return bytearray(text.replace(b"/Kids [", b"/Kids [1 0 R ", 1).replace(b"/Parent ", b"/Parent 1 0 R /X ", 1))
+        looped = text.replace(b"/Kids [", b"/Kids [1 0 R ", 1)
+        return bytearray(looped.replace(b"/Parent ", b"/Parent 1 0 R /X ", 1))
     for box in (b"stco", b"co64"):
         at = text.find(box)
         if at > 0:
@@ -281,7 +284,8 @@ def _looping_references(data: bytearray, rng: random.Random) -> bytearray:
 def _huge_metadata(data: bytearray, rng: random.Random) -> bytearray:
     """A huge (or huge-declaring) XMP packet where the format keeps metadata."""
     size = rng.choice((60_000, 1 << 20, 4 << 20))
-    body = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF>" + b"<rdf:li>A</rdf:li>" * (size // 18) + b"</rdf:RDF>"
+    body = (b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF>" + b"<rdf:li>A</rdf:li>" * (size // 18)
+            + b"</rdf:RDF>")
     text = bytes(data)
     if text[:2] == b"\xff\xd8":
         payload = b"http://ns.adobe.com/xap/1.0/\x00" + body[:65000]
@@ -289,7 +293,8 @@ def _huge_metadata(data: bytearray, rng: random.Random) -> bytearray:
         return bytearray(text[:2] + segment * rng.choice((1, 20)) + text[2:])
     if text.startswith(b"\x89PNG"):
         chunk_data = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + body
-        chunk = struct.pack(">I", len(chunk_data)) + b"iTXt" + chunk_data + struct.pack(">I", zlib.crc32(b"iTXt" + chunk_data) & 0xFFFFFFFF)
+        crc = struct.pack(">I", zlib.crc32(b"iTXt" + chunk_data) & 0xFFFFFFFF)
+        chunk = struct.pack(">I", len(chunk_data)) + b"iTXt" + chunk_data + crc
         return bytearray(text[:33] + chunk + text[33:])
     return bytearray(text + b"<?xpacket begin=''?>" + body + b"<?xpacket end='w'?>")
 
@@ -361,7 +366,7 @@ def _worker(conn: Any, seeds: dict[str, bytes], campaign_seed: int, memory_mb: i
             outcome = "ok" if report.action in ACTIONS else "no-verdict"
             detail = report.action if outcome == "ok" else repr(report.action)
             code = (report.error or {}).get("code")
-        except BaseException as exc:  # noqa: BLE001 - recorded as the failure it is
+        except BaseException as exc:
             outcome, detail, code = "error", "".join(traceback.format_exception(exc))[-4000:], None
         conn.send((outcome, detail, code, mutation, (time.perf_counter() - started) * 1000,
                    _rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
@@ -408,10 +413,8 @@ class Pool:
 
     def close(self) -> None:
         for process, conn in self.slots:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
             process.join(5)
             if process.is_alive():
                 process.kill()

@@ -29,6 +29,15 @@ log = logging.getLogger(__name__)
 
 MEDIA_SIGNAL_VERSION = "1"
 
+# Refusals for exceeding a resource limit (decompression bombs and the like): only signals
+# with ``runs_on_refused`` look at such an item at all. (An item over max_bytes is not read
+# at all; signals see that themselves.)
+REFUSED_CODES = frozenset({
+    "too-many-pixels", "too-many-frames", "too-long", "metadata-too-large",
+    "archive-bomb", "archive-too-many-members", "archive-too-large", "archive-too-deep",
+    "pdf-too-many-pages",
+})
+
 
 class Scanner:
     """A configured screening engine: signals built once, reused for every item.
@@ -135,6 +144,10 @@ class Scanner:
     def _run_signal(self, signal: Signal, item: Item) -> Finding:
         if item.kind not in signal.kinds:
             return Finding.abstain(signal.name, signal.version, f"does not handle {item.kind}")
+        refused = item.decode_error is not None and item.decode_error.code in REFUSED_CODES
+        if refused and not signal.runs_on_refused:
+            return Finding.abstain(signal.name, signal.version,
+                                   f"item refused before screening ({item.decode_error.code})")
         if signal.needs_pixels and not item.screenable:
             return Finding.abstain(signal.name, signal.version, "item could not be decoded")
         t0 = time.perf_counter()

@@ -123,7 +123,7 @@ def scan(
                 bar.advance(task)
 
     if not json_lines and reports:
-        console.print(_table(reports, verbose))
+        console.print(_table([r for report in reports for r in report.walk()], verbose))  # + members
     if report is not None:
         from ..html_report import write_html_report
 

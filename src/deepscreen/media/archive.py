@@ -311,9 +311,18 @@ class _Guarded(io.RawIOBase):
         if whence not in (io.SEEK_SET, io.SEEK_CUR):
             raise OSError("only absolute and relative seeks")
         target = offset if whence == io.SEEK_SET else self.stream.tell() + offset
-        # Seeking forward in a compressed stream decompresses up to the target: check first.
-        self._account(max(target, 0), consumed=None)
-        return self.stream.seek(target)
+        here = self.stream.tell()
+        if target <= here:
+            return self.stream.seek(max(target, 0))
+        # Forward in a compressed stream means decompressing up to there: do it by reading,
+        # so the ratio and the budget are checked every chunk (tarfile skips member data so).
+        while here < target:
+            data = self.stream.read(min(_CHUNK, target - here))
+            if not data:
+                break
+            here += len(data)
+            self._account(here, consumed=self._consumed())
+        return here
 
     def readinto(self, buffer: Any) -> int:
         data = self.stream.read(len(buffer))

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps
 from ..errors import MediaError
 from .animation import ANIMATED_FORMATS, check_budget, choose_samples, decode_frames, read_timeline
 from .item import Frame, Item
+from .limits import Limits
 
 try:  # HEIC/HEIF and AVIF through libheif; optional only so a broken wheel never stops a scan
     import pillow_heif
@@ -49,6 +50,7 @@ def decode_image(item: Item) -> None:
                     f"image declares {width}x{height} = {width * height:,} pixels, over the "
                     f"limit of {limits.max_pixels:,} (a possible decompression bomb)",
                 )
+            _check_metadata(image, limits)
             if _is_animated(item, image):
                 with stream:
                     _decode_animation(item, image, deadline)
@@ -56,6 +58,7 @@ def decode_image(item: Item) -> None:
             item.decode_info["frames_in_file"] = getattr(image, "n_frames", 1)
             with stream:
                 image.load()
+            _check_metadata(image, limits)  # chunks after the pixel data are read by now
             rgb_image = ImageOps.exif_transpose(image.convert("RGBA") if _has_alpha(image)
                                                 else image).convert("RGB")
     except MediaError:
@@ -78,6 +81,17 @@ def decode_image(item: Item) -> None:
     item.frames = [Frame(index=0, time_s=0.0, rgb=np.asarray(rgb_image))]
 
 
+def _check_metadata(image: Image.Image, limits: Limits) -> None:
+    """Refuse metadata far larger than any real image carries (XMP packets are kilobytes,
+    ICC profiles rarely a megabyte): every metadata reader after this would pay for it."""
+    total = sum(len(v) for v in image.info.values() if isinstance(v, str | bytes))
+    total += sum(len(payload) for _, payload in getattr(image, "applist", ()))  # JPEG APPn
+    if total > limits.max_metadata_bytes:
+        raise MediaError("metadata-too-large",
+                         f"the image carries {total:,} bytes of metadata (text, XMP, ICC, EXIF), "
+                         f"over the limit of {limits.max_metadata_bytes:,} (max_metadata_bytes)")
+
+
 def _is_animated(item: Item, image: Image.Image) -> bool:
     return item.media_type.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
 
@@ -86,8 +100,8 @@ def _decode_animation(item: Item, image: Image.Image, deadline: float) -> None:
     """Sampled frames of an animation; ``item.image`` is its first frame, with its metadata."""
     limits = item.limits
     timeline = read_timeline(item.read_bytes(), item.media_type.format, limits, deadline)
-    declared = getattr(image, "n_frames", None)
-    if item.media_type.format != "gif" and declared != timeline.frames:
+    declared = getattr(image, "n_frames", None) if item.media_type.format != "gif" else None
+    if declared is not None and declared != timeline.frames:
         # Pillow's count comes from libwebp's demuxer or the APNG acTL chunk; a frame that
         # one of them sees and the other does not could be hidden from sampling.
         raise MediaError("decode-failed", f"the animation's frame count is inconsistent "

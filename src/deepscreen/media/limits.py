@@ -33,6 +33,8 @@ class Limits:
     # several cores even with one thread per decoder.
     decode_segments: int = 2
     audio_sample_rate: int = 16_000
+    # An image's metadata (text chunks, XMP, ICC profile, EXIF, JPEG APPn segments) in all.
+    max_metadata_bytes: int = 4 << 20
     # Animated GIF, WebP and APNG. Every frame is screened when there are at most
     # animation_max_frames; past that, that many are sampled evenly over the animation's
     # time. Frames have to be decoded in order (each is drawn over the one before), so the

@@ -36,6 +36,7 @@ class HashesSignal(Signal):
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio", "archive",
                                                        "unknown"})
     needs_pixels: ClassVar[bool] = False
+    runs_on_refused: ClassVar[bool] = True  # digests of a known bomb still match its bank entry
     description: ClassVar[str] = ("matches SHA-256/MD5, PDQ (with rotations and flips) and "
                                   "vPDQ against hash banks")
 
