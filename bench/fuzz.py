@@ -510,6 +510,27 @@ def replay(args: argparse.Namespace) -> None:
     print(mutation, report.action, report.error, f"{report.elapsed_ms:.0f} ms -> {target}")
 
 
+REGRESSIONS = Path(__file__).resolve().parents[1] / "tests" / "regressions"
+
+
+def keep(args: argparse.Namespace) -> None:
+    """Commit one mutation as a regression sample: tests/regressions/FORMAT-INDEX.bin plus
+    its entry in index.json (what it found, the code its report must carry)."""
+    fmt, index = args.keep.split(":")
+    seeds = load_seeds(Path(args.out), [fmt])
+    mutation, data = mutate(seeds[fmt], args.seed, fmt, int(index))
+    REGRESSIONS.mkdir(exist_ok=True)
+    name = f"{fmt}-{index}.bin"
+    (REGRESSIONS / name).write_bytes(data)
+    catalogue = REGRESSIONS / "index.json"
+    entries = json.loads(catalogue.read_text()) if catalogue.exists() else {}
+    entries[name] = {"format": fmt, "index": int(index), "campaign_seed": args.seed,
+                     "mutation": mutation, "sha256": hashlib.sha256(data).hexdigest(),
+                     "found": args.note or "", "expect_code": args.expect_code}
+    catalogue.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    print(f"kept {name} ({len(data):,} bytes, {mutation})")
+
+
 def write_benchmarks(args: argparse.Namespace) -> None:
     from benchmarks_file import write_section
 
@@ -562,10 +583,15 @@ def main() -> None:
     parser.add_argument("--item-timeout", type=float, default=30.0)
     parser.add_argument("--memory-mb", type=int, default=3072)
     parser.add_argument("--replay", help="FORMAT:INDEX: rebuild one mutation and scan it here")
+    parser.add_argument("--keep", help="FORMAT:INDEX: commit the mutation as a regression sample")
+    parser.add_argument("--note", help="with --keep: what the sample found")
+    parser.add_argument("--expect-code", help="with --keep: the error code its report must carry")
     parser.add_argument("--write-benchmarks", action="store_true")
     args = parser.parse_args()
     if args.replay:
         replay(args)
+    elif args.keep:
+        keep(args)
     elif args.write_benchmarks:
         write_benchmarks(args)
     else:
