@@ -12,8 +12,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from bench.fuzz import MUTATORS, mutate, seed_makers
+
 from deepscreen import ScanConfig, Scanner
 from deepscreen.media import Limits
 from deepscreen.policy import ACTIONS
@@ -22,7 +22,7 @@ FORMATS = list(seed_makers())
 
 
 @pytest.fixture(scope="module")
-def scanner(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def scanner(tmp_path_factory: pytest.TempPathFactory):
     config = ScanConfig(home=tmp_path_factory.mktemp("home"),
                         limits=Limits(decode_timeout_s=10, archive_timeout_s=20))
     with Scanner(config) as scanner:

@@ -23,7 +23,7 @@ INDEX = json.loads((SAMPLES / "index.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def scanner(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def scanner(tmp_path_factory: pytest.TempPathFactory):
     config = ScanConfig(home=tmp_path_factory.mktemp("home"),
                         limits=Limits(decode_timeout_s=10, archive_timeout_s=20))
     with Scanner(config) as scanner:
