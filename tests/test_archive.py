@@ -8,6 +8,7 @@ import io
 import json
 import lzma
 import os
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -348,3 +349,23 @@ def test_cli_scans_archive_members(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     report = json.loads(result.stdout)
     assert [m["item"]["source"] for m in report["members"]] == [f"{archive}!a.png", f"{archive}!b.jpg"]
+
+
+def test_a_tar_header_declaring_a_huge_name_is_refused_not_allocated(tmp_path: Path) -> None:
+    header = tarfile.TarInfo("././@LongLink")
+    header.type = tarfile.GNUTYPE_LONGNAME
+    header.size = 200 << 20  # a 200 MiB "file name" that tarfile would read in one piece
+    bomb = gzip.compress(header.tobuf(format=tarfile.GNU_FORMAT) + b"x" * 4096)
+    report = _scan(ScanConfig(home=tmp_path, signals=()), bomb, "n.tar.gz")
+    assert report.action == "quarantine"
+    assert report.error["code"] == "archive-bomb" and "in one piece" in report.error["message"]
+
+
+def test_a_central_directory_larger_than_the_count_says_is_refused(tmp_path: Path) -> None:
+    data = bytearray(zip_bytes({f"{i:04d}" + "n" * 1000: b"" for i in range(60)}))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = struct.pack("<HH", 1, 1)  # the end record claims one entry
+    report = _scan(ScanConfig(home=tmp_path, signals=(), limits=Limits(archive_max_members=10)),
+                   bytes(data), "liar.zip")
+    assert report.error["code"] == "archive-too-many-members"
+    assert "central directory" in report.error["message"]

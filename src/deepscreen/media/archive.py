@@ -45,6 +45,12 @@ EntryType = Literal["file", "dir", "symlink", "hardlink", "device", "fifo", "oth
 # compresses 100x and harms nobody. Bombs are about volume.
 RATIO_FLOOR_BYTES = 1 << 20
 _CHUNK = 1 << 20
+# The most one read of a compressed stream asks for at once: member data is read in _CHUNK
+# pieces; only TAR's long-name and PAX headers come whole, and real ones are kilobytes.
+_MAX_SINGLE_READ = 64 << 20
+# A ZIP central directory larger than this per entry allowed is refused before zipfile parses
+# it (each entry is 46 bytes plus its name, extra field and comment; real ones average ~100).
+_MAX_DIRECTORY_BYTES_PER_ENTRY = 4096
 _MAX_NAME_CHARS = 1024  # a listing name longer than this is cut (names are only labels)
 
 _SKIP_REASONS = {
@@ -324,10 +330,21 @@ class _Guarded(io.RawIOBase):
             self._account(here, consumed=self._consumed())
         return here
 
-    def readinto(self, buffer: Any) -> int:
-        data = self.stream.read(len(buffer))
-        buffer[:len(data)] = data
+    def read(self, size: int | None = -1) -> bytes:
+        # RawIOBase.read would allocate (and zero) ``size`` bytes up front: a TAR header
+        # declaring a 100 GB long name or PAX record would take the memory before any check.
+        if size is None or size < 0:
+            return _read_bounded(self, self.item.limits.max_bytes, "the stream")
+        if size > _MAX_SINGLE_READ:
+            raise MediaError("archive-bomb", f"the archive asks for {size:,} bytes in one piece "
+                                             f"(a header declaring a huge size): refused")
+        data = self.stream.read(size)
         self._account(self.stream.tell(), consumed=self._consumed())
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
         return len(data)
 
     def _consumed(self) -> int | None:
@@ -383,7 +400,13 @@ class ZipReader:
         self.item, self.tree = item, tree
         self.stream = item.open_stream()
         try:
-            declared = _zip_declared_entries(self.stream)
+            declared, directory_bytes = _zip_declared_entries(self.stream)
+            left = item.limits.archive_max_members - tree.entries
+            if directory_bytes > left * _MAX_DIRECTORY_BYTES_PER_ENTRY:
+                raise MediaError("archive-too-many-members",
+                                 f"the ZIP's central directory is {directory_bytes:,} bytes, more "
+                                 f"than {left:,} entries (what is left of archive_max_members) "
+                                 f"can need")
             if declared is not None and tree.entries + declared > item.limits.archive_max_members:
                 raise MediaError("archive-too-many-members",
                                  f"the ZIP declares {declared:,} entries, over what is left of the "
@@ -435,9 +458,10 @@ class ZipReader:
         self.stream.close()
 
 
-def _zip_declared_entries(stream: BinaryIO) -> int | None:
-    """The entry count in the ZIP's end record (ZIP64 when set), read before the central
-    directory is parsed: Python's zipfile would build an object for every declared entry."""
+def _zip_declared_entries(stream: BinaryIO) -> tuple[int | None, int]:
+    """The entry count and central directory size in the ZIP's end record (ZIP64 when set),
+    read before the directory is parsed: Python's zipfile builds an object for every entry
+    the directory holds, whatever the count says."""
     stream.seek(0, io.SEEK_END)
     size = stream.tell()
     tail_start = max(0, size - (1 << 16) - 22)
@@ -445,16 +469,19 @@ def _zip_declared_entries(stream: BinaryIO) -> int | None:
     tail = stream.read()
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
-        return None
+        return None, 0
     count = int.from_bytes(tail[at + 10:at + 12], "little")
-    if count == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
+    directory = int.from_bytes(tail[at + 12:at + 16], "little")
+    if (count == 0xFFFF or directory == 0xFFFFFFFF) and at >= 20 \
+            and tail[at - 20:at - 16] == b"PK\x06\x07":
         offset = int.from_bytes(tail[at - 12:at - 4], "little")
         if 0 <= offset < size:
             stream.seek(offset)
             record = stream.read(56)
-            if record[:4] == b"PK\x06\x06" and len(record) >= 40:
+            if record[:4] == b"PK\x06\x06" and len(record) >= 48:
                 count = int.from_bytes(record[32:40], "little")
-    return count
+                directory = int.from_bytes(record[40:48], "little")
+    return count, min(directory, size)
 
 
 def _check_zip_layout(infos: list[zipfile.ZipInfo], central_directory: int) -> None:
