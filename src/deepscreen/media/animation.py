@@ -173,15 +173,15 @@ def _check_no_frame_beyond(image: Image.Image, counted: int) -> None:
 def _shown(image: Image.Image, orientation: int, max_side: int) -> np.ndarray:
     """The current frame as RGB over the page background, upright, at most ``max_side``."""
     rgba = image.convert("RGBA")
+    longest = max(rgba.size)
+    if longest > max_side:  # scaled first (Pillow weights by alpha): compositing stays small
+        scale = max_side / longest
+        rgba = rgba.resize((max(1, round(rgba.width * scale)), max(1, round(rgba.height * scale))),
+                           Image.BILINEAR)
     page = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
     picture = Image.alpha_composite(page, rgba).convert("RGB")
     if orientation in _TRANSPOSE:
         picture = picture.transpose(_TRANSPOSE[orientation])
-    longest = max(picture.size)
-    if longest > max_side:
-        scale = max_side / longest
-        picture = picture.resize((max(1, round(picture.width * scale)),
-                                  max(1, round(picture.height * scale))), Image.BILINEAR)
     return np.asarray(picture)
 
 
