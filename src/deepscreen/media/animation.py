@@ -205,55 +205,49 @@ def _gif_durations(data: bytes, max_frames: int, deadline: float) -> list[float]
     """Per image descriptor, the delay of the graphic control extension before it.
 
     Walks blocks as Pillow's GIF reader does, skipping a stray byte between blocks the way it
-    does, so both count the same frames.
+    does, so both count the same frames. Written as one flat loop: a frame-flood GIF has a
+    frame every 20 bytes, and this walk is what refuses it.
     """
     check = _timed(deadline)
-    if len(data) < 13:
+    end = len(data)
+    if end < 13:
         raise MediaError("decode-failed", "GIF header is truncated")
     flags = data[10]
     pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     delays: list[float] = []
-    delay = 0.0
-    end = len(data)
+    delay, frames, steps = 0.0, 0, 0
     while pos < end:
         introducer = data[pos]
         pos += 1
-        if introducer == 0x3B:  # trailer
-            break
-        if introducer == 0x21:  # extension: label, then sub-blocks
-            if pos >= end:
-                break
-            label = data[pos]
-            pos += 1
-            if label == 0xF9 and pos + 5 <= end and data[pos] >= 4:
-                delay = int.from_bytes(data[pos + 2:pos + 4], "little") * 10.0
-            pos = _skip_sub_blocks(data, pos, check)
-        elif introducer == 0x2C:  # image descriptor
+        if introducer == 0x2C:  # image descriptor, local colour table, LZW code size
             if pos + 9 > end:
                 break
             local = data[pos + 8]
-            pos += 9 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
-            pos = _skip_sub_blocks(data, pos + 1, check)  # +1: the LZW minimum code size
+            pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
             delays.append(delay)
             delay = 0.0
-            if len(delays) > max_frames:
-                raise _too_many(len(delays), max_frames)
-            if len(delays) % 1024 == 0:
+            frames += 1
+            if frames > max_frames:
+                raise _too_many(frames, max_frames)
+        elif introducer == 0x21:  # extension: its label
+            if pos >= end:
+                break
+            if data[pos] == 0xF9 and pos + 6 <= end and data[pos + 1] >= 4:
+                delay = (data[pos + 3] | data[pos + 4] << 8) * 10.0
+            pos += 1
+        elif introducer == 0x3B:  # trailer
+            break
+        else:
+            continue  # a stray byte, skipped as Pillow skips it
+        while pos < end:  # the sub-blocks that follow, up to the empty one
+            size = data[pos]
+            pos += 1 + size
+            if size == 0:
+                break
+            steps += 1
+            if steps & 0xFFFF == 0:
                 check()
     return delays
-
-
-def _skip_sub_blocks(data: bytes, pos: int, check: Callable[[], None]) -> int:
-    end, blocks = len(data), 0
-    while pos < end:
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            break
-        blocks += 1
-        if blocks % 65536 == 0:
-            check()
-    return pos
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
