@@ -369,3 +369,14 @@ def test_a_central_directory_larger_than_the_count_says_is_refused(tmp_path: Pat
                    bytes(data), "liar.zip")
     assert report.error["code"] == "archive-too-many-members"
     assert "central directory" in report.error["message"]
+
+
+def test_pdf_trailing_junk_is_cut_at_the_last_eof_marker(tmp_path: Path) -> None:
+    # Found by bench/fuzz.py (pdf #189: 4 MB appended): pypdf walked the junk backwards line
+    # by line for seconds. Cut at the last %%EOF, the document reads as it is.
+    data = pdf_bytes([texture(64, 48, seed=2)])
+    config = ScanConfig(home=tmp_path, signals=())
+    padded = _scan(config, data + b"A" * (2 << 20), "junk.pdf")
+    assert [m.item["source"] for m in padded.members] == ["junk.pdf!page1-img1.jpg"]
+    cut = _scan(config, data[:data.rindex(b"%%EOF")], "cut.pdf")
+    assert cut.error["code"] == "decode-failed" and "%%EOF" in cut.error["message"]
