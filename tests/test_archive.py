@@ -380,3 +380,14 @@ def test_pdf_trailing_junk_is_cut_at_the_last_eof_marker(tmp_path: Path) -> None
     assert [m.item["source"] for m in padded.members] == ["junk.pdf!page1-img1.jpg"]
     cut = _scan(config, data[:data.rindex(b"%%EOF")], "cut.pdf")
     assert cut.error["code"] == "decode-failed" and "%%EOF" in cut.error["message"]
+
+
+def test_html_report_and_table_show_every_member(tmp_path: Path) -> None:
+    from deepscreen.html_report import render_html_report
+
+    data = zip_bytes({"a.png": image_bytes("PNG"), "inner.zip": zip_bytes({"b.png": image_bytes("PNG")})})
+    report = _scan(ScanConfig(home=tmp_path, signals=()), data, "pack.zip")
+    html = render_html_report([report])
+    for source in ("pack.zip", "pack.zip!a.png", "pack.zip!inner.zip", "pack.zip!inner.zip!b.png"):
+        assert f">{source}<" in html or f"{source}</h2>" in html
+    assert "2 screened of 2 entries" in html
