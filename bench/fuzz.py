@@ -17,7 +17,8 @@ space and CPU time), one item at a time, with the parent as watchdog:
 * hang: no answer within ``--item-timeout`` seconds (the worker is killed and replaced)
 * error: ``Scanner.scan`` raised instead of returning a report
 * no-verdict: a report without one of the four actions
-* memory: the worker's resident memory grew past ``--memory-mb`` while scanning
+* memory: a decoder ran out of the address space (its MemoryError became a verdict), or the
+  worker's resident memory grew past 90% of ``--memory-mb``
 
 Failures are written to ``OUT/failures/`` (the file and a JSON line with the traceback);
 fixed ones become regression samples in ``tests/regressions/``.
@@ -366,6 +367,11 @@ def _worker(conn: Any, seeds: dict[str, bytes], campaign_seed: int, memory_mb: i
             outcome = "ok" if report.action in ACTIONS else "no-verdict"
             detail = report.action if outcome == "ok" else repr(report.action)
             code = (report.error or {}).get("code")
+            # A decoder that ran into the address-space limit still gives a verdict (the
+            # MemoryError becomes decode-failed), but the blow-up is what we look for.
+            messages = " ".join(str((r.error or {}).get("message", "")) for r in report.walk())
+            if "MemoryError" in messages or "more memory than is available" in messages:
+                outcome, detail = "memory", messages[-2000:]
         except BaseException as exc:
             outcome, detail, code = "error", "".join(traceback.format_exception(exc))[-4000:], None
         conn.send((outcome, detail, code, mutation, (time.perf_counter() - started) * 1000,
