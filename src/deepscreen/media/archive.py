@@ -21,6 +21,7 @@ import bz2
 import gzip
 import io
 import itertools
+import logging
 import lzma
 import posixpath
 import stat
@@ -38,6 +39,8 @@ from .limits import Limits
 
 if TYPE_CHECKING:
     from .item import Item
+
+log = logging.getLogger(__name__)
 
 EntryType = Literal["file", "dir", "symlink", "hardlink", "device", "fifo", "other"]
 
@@ -247,6 +250,14 @@ def iter_members(item: Item) -> Iterator[tuple[Entry, bytes | MediaError]]:
             if tree.stopped is not None:
                 raise tree.stopped from exc
             yield entry, exc
+            continue
+        except Exception as exc:  # archive readers are fed hostile input
+            # Whatever a reader lets escape, the member still gets a report. Logged, because
+            # it points at a gap in the reader's own handling (as in media.decode).
+            log.warning("unexpected %s reading %s!%s: %s", type(exc).__name__, item.source,
+                        entry.name, exc)
+            yield entry, MediaError("decode-failed",
+                                    f"cannot read the member: {type(exc).__name__}: {exc}")
             continue
         yield entry, data
 
