@@ -518,7 +518,7 @@ def _check_zip_layout(infos: list[zipfile.ZipInfo], central_directory: int) -> N
 
 def _zip_entry(info: zipfile.ZipInfo) -> Entry:
     mode = info.external_attr >> 16 if info.create_system == 3 else 0
-    if info.is_dir():
+    if info.filename.endswith("/"):  # not info.is_dir(): it fails on an empty name (fuzz)
         kind: EntryType = "dir"
     elif stat.S_ISLNK(mode):
         kind = "symlink"

@@ -69,10 +69,11 @@ def decode_image(item: Item) -> None:
                          f"image is over the pixel limit (a possible decompression bomb): {exc}"
                          ) from exc
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, RuntimeError,
-            Image.UnidentifiedImageError) as exc:
+            TypeError, Image.UnidentifiedImageError) as exc:
         # IndexError and struct.error: Pillow's GIF and TIFF readers on truncated headers;
-        # RuntimeError: libheif (pillow-heif) on corrupt HEIC/AVIF data (both found by
-        # bench/fuzz.py, tests/regressions/). They mean what the others mean: a broken file.
+        # TypeError: its TIFF reader on a tile without dimensions; RuntimeError: libheif
+        # (pillow-heif) on corrupt HEIC/AVIF data (all found by bench/fuzz.py, samples in
+        # tests/regressions/). They mean what the others mean: a broken file.
         raise MediaError("decode-failed", f"cannot decode image: {type(exc).__name__}: {exc}"
                          ) from exc
     except MemoryError as exc:
