@@ -532,7 +532,8 @@ def keep(args: argparse.Namespace) -> None:
     entries = json.loads(catalogue.read_text()) if catalogue.exists() else {}
     entries[name] = {"format": fmt, "index": int(index), "campaign_seed": args.seed,
                      "mutation": mutation, "sha256": hashlib.sha256(data).hexdigest(),
-                     "found": args.note or "", "expect_code": args.expect_code}
+                     "found": args.note or "", "expect_code": args.expect_code,
+                     "expect_words": args.expect_words}
     catalogue.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
     print(f"kept {name} ({len(data):,} bytes, {mutation})")
 
@@ -592,6 +593,7 @@ def main() -> None:
     parser.add_argument("--keep", help="FORMAT:INDEX: commit the mutation as a regression sample")
     parser.add_argument("--note", help="with --keep: what the sample found")
     parser.add_argument("--expect-code", help="with --keep: the error code its report must carry")
+    parser.add_argument("--expect-words", help="with --keep: words its error message must hold")
     parser.add_argument("--write-benchmarks", action="store_true")
     args = parser.parse_args()
     if args.replay:

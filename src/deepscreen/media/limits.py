@@ -43,7 +43,7 @@ class Limits:
     # composite, is refused before any frame is decoded.
     animation_max_frames: int = 100
     animation_max_file_frames: int = 10_000
-    animation_max_decoded_pixels: int = 2_000_000_000
+    animation_max_decoded_pixels: int = 1_000_000_000
     # Archives (ZIP, TAR, GZ/BZ2/XZ) and PDF: members are read into memory one at a time
     # (never written to disk) and screened as items of their own. The bounds hold for the
     # whole tree of nested archives together; hitting one makes the archive unscannable.
