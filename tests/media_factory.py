@@ -118,3 +118,111 @@ def nested_mp4(depth: int = 10_000) -> bytes:
         inner = struct.pack(">I4s", 8 + len(inner), b"trak") + inner
     moov = struct.pack(">I4s", 8 + len(inner), b"moov") + inner
     return ftyp + moov
+
+
+# --- decompression bombs (tests/test_bombs.py, bench/bench_bombs.py) ---------------------------
+
+
+def zip_bomb(uncompressed: int = 200 << 20) -> bytes:
+    """A ZIP with one member of ``uncompressed`` zero bytes (deflate: about 1000:1)."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z, z.open("zeros.bin", "w") as member:
+        block = b"\x00" * (1 << 20)
+        for _ in range(uncompressed >> 20):
+            member.write(block)
+    return buf.getvalue()
+
+
+def overlapping_zip_bomb(entries: int = 1000, kernel_bytes: int = 1 << 20) -> bytes:
+    """A non-recursive zip bomb (Fifield 2019, "full overlap"): every central directory entry
+    points at one local header whose data is a highly compressed kernel, so ``entries`` x
+    ``kernel_bytes`` come out of one kernel."""
+    kernel = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = kernel.compress(b"\x00" * kernel_bytes) + kernel.flush()
+    crc = zlib.crc32(b"\x00" * kernel_bytes)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(packed), kernel_bytes,
+                        1, 0) + b"k" + packed
+    central = b""
+    for i in range(entries):
+        name = f"f{i}".encode()
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(packed),
+                               kernel_bytes, len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, entries, entries, len(central), len(local), 0)
+    return local + central + end
+
+
+def nested_zips(levels: int = 10) -> bytes:
+    """A PNG inside ``levels`` ZIPs, each inside the next."""
+    import zipfile
+
+    data, name = image_bytes("PNG", 32, 32), "x.png"
+    for level in range(levels):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(name, data)
+        data, name = buf.getvalue(), f"level{level}.zip"
+    return data
+
+
+def gzip_bomb(uncompressed: int = 200 << 20) -> bytes:
+    import gzip
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9) as g:
+        block = b"\x00" * (1 << 20)
+        for _ in range(uncompressed >> 20):
+            g.write(block)
+    return buf.getvalue()
+
+
+def tar_gz_bomb(uncompressed: int = 200 << 20) -> bytes:
+    """A TAR.GZ holding one file of zeros: the TAR header declares it honestly; the bomb is
+    in the gzip stream's ratio."""
+    import gzip
+    import tarfile
+
+    class _Zeros(io.RawIOBase):
+        def __init__(self, left: int) -> None:
+            self.left = left
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"\x00" * n
+            self.left -= n
+            return n
+
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9) as g, \
+            tarfile.open(fileobj=g, mode="w|") as t:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = uncompressed
+        t.addfile(info, _Zeros(uncompressed))
+    return buf.getvalue()
+
+
+def gif_declaring(width: int, height: int) -> bytes:
+    """A GIF whose logical screen and only frame declare ``width`` x ``height``."""
+    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x4c\x01\x00"
+    return header + frame + b";"
+
+
+def gif_frame_flood(frames: int = 20_000) -> bytes:
+    """An animated GIF of ``frames`` one-pixel frames: tiny file, a frame per 20 bytes."""
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    control = b"!\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: 10 ms
+    frame = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x4c\x01\x00"
+    return header + (control + frame) * frames + b";"
+
+
+def png_with_xmp(packet_bytes: int = 8 << 20) -> bytes:
+    """A small PNG carrying an iTXt XMP packet of ``packet_bytes``."""
+    body = (b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF>"
+            + b"<rdf:li>A</rdf:li>" * (packet_bytes // 18) + b"</rdf:RDF></x:xmpmeta>")
+    data = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + body
+    chunk = (struct.pack(">I", len(data)) + b"iTXt" + data
+             + struct.pack(">I", zlib.crc32(b"iTXt" + data) & 0xFFFFFFFF))
+    png = image_bytes("PNG", 64, 48)
+    return png[:33] + chunk + png[33:]

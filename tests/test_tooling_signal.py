@@ -17,7 +17,7 @@ import tooling_samples as samples
 from deepscreen import Policy, ScanConfig, Scanner
 from deepscreen.errors import DeepscreenError
 from deepscreen.faces.detect import Face
-from deepscreen.media import MediaKind, open_media
+from deepscreen.media import MediaKind, decode, open_media
 from deepscreen.signals.tooling import ToolingSignal
 from deepscreen.tooling import MatchContext, identify, load_rules
 
@@ -64,7 +64,7 @@ def test_swap_model_that_media_cannot_decode_is_still_named(scanner: Scanner, tm
     finding = tooling(report)
     assert finding.labels[:2] == ("tooling", "tooling:oneshot-swap-model")
     assert finding.evidence["read"]["onnx"]["last_initializer"]["dims"] == [512, 512]
-    assert {r.rule for r in report.verdict.reasons} == {"unscannable", "deepfake-tooling"}
+    assert {r.rule for r in report.verdict.reasons} == {"unsupported", "deepfake-tooling"}
 
 
 def test_pickle_exploit_is_quarantined_and_not_run(scanner: Scanner, tmp_path: Path) -> None:
@@ -86,7 +86,10 @@ def test_pickle_exploit_is_quarantined_and_not_run(scanner: Scanner, tmp_path: P
 def test_face_enhancer_gets_the_weak_rule(scanner: Scanner) -> None:
     report = scanner.scan(samples.torch_zip(samples.GFPGAN_SHAPES, under="params_ema"), name="GFPGANv1.4.pth")
     assert "tooling" not in tooling(report).labels
-    assert [r.rule for r in report.verdict.reasons if r.rule != "unscannable"] == ["deepfake-tooling-weak"]
+    # A .pth is a ZIP: the media layer screens its members too (unsupported tensors).
+    own = [r.rule for r in report.verdict.reasons
+           if r.rule not in ("unscannable", "unsupported", "member")]
+    assert own == ["deepfake-tooling-weak"]
 
 
 def test_operators_can_quarantine_or_block_tooling() -> None:
@@ -100,10 +103,10 @@ def test_operators_can_quarantine_or_block_tooling() -> None:
 
 
 def test_archive_listing_from_the_media_layer_is_used() -> None:
-    # The archive helper puts every member name on the archive's own item; the signal must
-    # judge the layout from it without opening the archive again.
-    item = open_media(samples.zip_of({"readme.txt": b"x"}))
-    item.archive_listing = samples.workspace_names()
+    # The media layer puts every member name on the archive's own item; the signal judges
+    # the layout from it without opening the archive again.
+    item = decode(open_media(samples.zip_of({name: b"x" for name in samples.workspace_names()})))
+    assert item.archive is not None and item.archive_listing
     finding = ToolingSignal(ScanConfig()).inspect(item)
     match = finding.evidence["matches"][0]
     assert match["rule"] == "deepfacelab-workspace"
@@ -111,9 +114,8 @@ def test_archive_listing_from_the_media_layer_is_used() -> None:
     assert {"src-faces", "model-files", "merged-frames"} <= set(match["matched"]["groups"])
 
 
-def test_kinds_include_archive_only_when_the_media_layer_has_it() -> None:
-    assert {"image", "video", "audio", "unknown"} <= ToolingSignal.kinds
-    assert ("archive" in ToolingSignal.kinds) == ("archive" in get_args(MediaKind))
+def test_kinds_are_every_media_kind_and_bytes_suffice() -> None:
+    assert ToolingSignal.kinds == frozenset(get_args(MediaKind))
     assert not ToolingSignal.needs_pixels
 
 

@@ -49,7 +49,9 @@ def write_html_report(reports: list[Report], path: Path) -> None:
 
 
 def render_html_report(reports: Sequence[Report]) -> str:
-    """The report as one HTML document (no scripts, no external resources)."""
+    """The report as one HTML document (no scripts, no external resources). An archive's
+    members follow it, each as an item of its own (``archive.zip!member``)."""
+    reports = [r for report in reports for r in report.walk()]
     counts: dict[str, int] = {}
     for r in reports:
         counts[r.action] = counts.get(r.action, 0) + 1
@@ -95,6 +97,10 @@ def _item(number: int, report: Report) -> str:
     facts = [("kind", f"{item.kind}/{item.format}"), ("size", f"{item.size:,} bytes"),
              ("dimensions", f"{item.width}x{item.height}" if item.width else ""),
              ("duration", f"{item.duration_s} s" if item.duration_s else ""),
+             ("frames", f"{item.frames_sampled} sampled of {item.frames_total}"
+              if item.frames_sampled and item.frames_total else ""),
+             ("members", f"{len(report.members)} screened of {item.archive['entries']} entries"
+              if item.archive is not None else ""),
              ("sha256", item.sha256), ("policy", report.policy)]
     rows = "".join(f"<tr><td class=\"dim\">{_e(k)}</td><td>{_e(v)}</td></tr>"
                    for k, v in facts if v)
@@ -167,7 +173,7 @@ def render_faces(finding: Finding, kind: Any) -> str:
         parts.append("<table><tr><th>track</th><th>mean score</th><th>max score</th>"
                      f"<th>frames</th><th>time</th></tr>{rows}</table>")
     timeline = evidence.get("timeline")
-    if kind == "video" and timeline:
+    if timeline:  # video and animated images: a score per sampled frame over time
         parts.append(timeline_svg(timeline, threshold))
     return "".join(parts)
 

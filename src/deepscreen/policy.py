@@ -91,30 +91,52 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class MemberVerdict:
+    """An archive member's verdict, as the archive's own verdict takes it into account."""
+
+    source: str  # the member's name as reports show it: archive.zip!inner/x.jpg
+    verdict: Verdict
+
+
+# An archive's reasons name at most this many members one by one, then count the rest.
+_MEMBER_REASONS = 20
+
+
+@dataclass(frozen=True)
 class Policy:
-    """A screening policy: a default action, the action for unscannable items, and rules."""
+    """A screening policy: a default action, the actions for unscannable and unsupported
+    items, and rules."""
 
     name: str = "default"
     default_action: Action = "allow"
     unscannable_action: Action = "quarantine"
+    unsupported_action: Action = "quarantine"
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
-    def decide(self, findings: Sequence[Finding], kind: str, unscannable: str | None = None
+    def decide(self, findings: Sequence[Finding], kind: str, unscannable: str | None = None,
+               unsupported: str | None = None, members: Sequence[MemberVerdict] = ()
                ) -> Verdict:
         """Apply every rule; the verdict is the most severe action among those that matched.
 
         ``unscannable`` is the reason an item could not be decoded; such an item is never
         allowed by default, whatever the rules say, unless the policy sets it so explicitly.
+        ``unsupported`` is the reason for an item of a type Deepscreen does not screen at all
+        (not media, not an archive): it gets the policy's ``unsupported`` action.
+        ``members`` are the verdicts of an archive's members: the archive's verdict is at
+        least as severe as the most severe of them, each non-allowed member a reason.
         """
         reasons: list[Reason] = []
         if unscannable is not None:
             reasons.append(Reason("unscannable", self.unscannable_action, unscannable, ("media",)))
+        if unsupported is not None:
+            reasons.append(Reason("unsupported", self.unsupported_action, unsupported, ("media",)))
         for rule in self.rules:
             if rule.when.kinds and kind not in rule.when.kinds:
                 continue
             matched = tuple(f.signal for f in findings if rule.when.matches(f))
             if matched:
                 reasons.append(Reason(rule.name, rule.action, rule.reason or rule.name, matched))
+        reasons.extend(_member_reasons(members))
         action = max((r.action for r in reasons), key=SEVERITY.__getitem__,
                      default=self.default_action)
         if SEVERITY[self.default_action] > SEVERITY[action]:
@@ -126,7 +148,8 @@ class Policy:
     def from_mapping(cls, data: Any, name: str = "policy") -> Policy:
         if not isinstance(data, dict):
             raise PolicyError(f"{name}: a policy is a mapping with 'rules'")
-        unknown = set(data) - {"version", "name", "default_action", "unscannable", "rules"}
+        unknown = set(data) - {"version", "name", "default_action", "unscannable", "unsupported",
+                               "rules"}
         if unknown:
             raise PolicyError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}")
         if data.get("version", 1) != 1:
@@ -143,6 +166,7 @@ class Policy:
             name=str(data.get("name", name)),
             default_action=_action(data.get("default_action", "allow"), f"{name}: default_action"),
             unscannable_action=_action(data.get("unscannable", "quarantine"), f"{name}: unscannable"),
+            unsupported_action=_action(data.get("unsupported", "quarantine"), f"{name}: unsupported"),
             rules=rules,
         )
 
@@ -161,6 +185,24 @@ class Policy:
     def default(cls) -> Policy:
         text = resources.files("deepscreen").joinpath("default_policy.yaml").read_text("utf-8")
         return cls.from_mapping(yaml.safe_load(text), name="default")
+
+
+def _member_reasons(members: Sequence[MemberVerdict]) -> list[Reason]:
+    """One reason per member that was not allowed, most severe first, then a count."""
+    flagged = sorted((m for m in members if m.verdict.action != "allow"),
+                     key=lambda m: -SEVERITY[m.verdict.action])
+    reasons = []
+    for member in flagged[:_MEMBER_REASONS]:
+        top = member.verdict.reasons[0] if member.verdict.reasons else None
+        why = top.reason if top is not None else member.verdict.action
+        reasons.append(Reason("member", member.verdict.action, f"{member.source}: {why}",
+                              top.signals if top is not None else ()))
+    if len(flagged) > _MEMBER_REASONS:
+        rest = flagged[_MEMBER_REASONS:]
+        worst = max((m.verdict.action for m in rest), key=SEVERITY.__getitem__)
+        reasons.append(Reason("member", worst, f"and {len(rest)} more member(s) not allowed",
+                              ()))
+    return reasons
 
 
 def _action(value: Any, where: str) -> Action:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,9 @@ from .policy import Verdict
 from .version import __version__
 
 SCHEMA = "deepscreen.report/1"
+# The minor version: fields added within schema 1 (``schema`` itself never changes for them,
+# so consumers that check it keep working). 1.1: archive members, animation frame counts.
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Report:
     elapsed_ms: float
     error: dict[str, str] | None = None  # set when the item could not be decoded
     scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    # An archive's members, each screened as an item of its own (nested archives hold theirs).
+    members: tuple[Report, ...] = ()
 
     @property
     def action(self) -> str:
@@ -46,9 +52,16 @@ class Report:
     def finding(self, signal: str) -> Finding | None:
         return next((f for f in self.findings if f.signal == signal), None)
 
+    def walk(self) -> Iterator[Report]:
+        """This report, then every member's report, depth first, in archive order."""
+        yield self
+        for member in self.members:
+            yield from member.walk()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
             "deepscreen": __version__,
             "scanned_at": self.scanned_at,
             "item": self.item.to_dict(),
@@ -58,6 +71,7 @@ class Report:
             "policy": self.policy,
             "error": self.error,
             "elapsed_ms": round(self.elapsed_ms, 3),
+            "members": [m.to_dict() for m in self.members],
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -83,7 +97,8 @@ class Report:
                    findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
                    verdict=Verdict.from_dict(data["verdict"]), policy=str(data.get("policy", "")),
                    elapsed_ms=float(data.get("elapsed_ms") or 0.0), error=data.get("error"),
-                   scanned_at=str(data.get("scanned_at") or ""))
+                   scanned_at=str(data.get("scanned_at") or ""),
+                   members=tuple(cls.from_dict(m) for m in data.get("members") or ()))
 
     def with_source(self, source: str) -> Report:
         """The same report naming the item ``source`` (an upload's name, not a blob path)."""

@@ -1,4 +1,10 @@
-"""The pipeline every interface calls: open -> decode -> signals -> policy -> report."""
+"""The pipeline every interface calls: open -> decode -> signals -> policy -> report.
+
+An archive (ZIP, TAR, GZ, PDF) is one more item with a report of its own, whose members are
+screened through the same pipeline as items of their own (``archive.zip!member``, nested
+``a.zip!inner.zip!x.jpg``) and reported under it; its verdict is at least the most severe
+of theirs.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +20,25 @@ from pathlib import Path
 from .config import ScanConfig
 from .errors import DeepscreenError, MediaError
 from .findings import Finding
-from .media import Frame, FrameListener, Item, Source, decode, open_media
-from .policy import Policy
+from .media import UNKNOWN, Frame, FrameListener, Item, Source, decode, open_media
+from .media.archive import iter_members
+from .media.archive_tree import Entry
+from .policy import MemberVerdict, Policy
 from .report import Report
 from .signals import Signal, available_signals
 
 log = logging.getLogger(__name__)
 
 MEDIA_SIGNAL_VERSION = "1"
+
+# Refusals for exceeding a resource limit (decompression bombs and the like): only signals
+# with ``runs_on_refused`` look at such an item at all. (An item over max_bytes is not read
+# at all; signals see that themselves.)
+REFUSED_CODES = frozenset({
+    "too-many-pixels", "too-many-frames", "too-long", "metadata-too-large",
+    "archive-bomb", "archive-too-many-members", "archive-too-large", "archive-too-deep",
+    "pdf-too-many-pages",
+})
 
 
 class Scanner:
@@ -43,24 +60,72 @@ class Scanner:
         self.signals: list[Signal] = [registry[name](self.config) for name in wanted]
 
     def scan(self, source: Source | Item, name: str | None = None) -> Report:
-        """Screen one item: a path, bytes, a binary stream or an already opened :class:`Item`."""
-        started = time.perf_counter()
+        """Screen one item: a path, bytes, a binary stream or an already opened :class:`Item`.
+
+        An archive's report holds its members' reports (``Report.members``)."""
         item = source if isinstance(source, Item) else open_media(source, self.config.limits, name)
+        try:
+            return self._scan_item(item)
+        finally:
+            item.close()
+
+    def _scan_item(self, item: Item) -> Report:
+        started = time.perf_counter()
         decode(item, self._listeners(item))
+        members: list[Report] = []
+        stopped = None  # a bound of the archive tree was hit: the archive is not fully screened
+        if item.archive is not None:
+            members, stopped = self._scan_members(item)
+        problem = item.decode_error or stopped
         findings: list[Finding] = []
         error = None
-        if item.decode_error is not None:
-            error = {"code": item.decode_error.code, "message": str(item.decode_error)}
-            findings.append(Finding(signal="media", version=MEDIA_SIGNAL_VERSION,
-                                    labels=("unscannable", f"unscannable:{item.decode_error.code}"),
-                                    summary=str(item.decode_error), evidence=dict(error)))
+        if problem is not None:
+            error = {"code": problem.code, "message": str(problem)}
+            findings.append(_media_finding(problem))
+        if item.archive is not None:
+            findings.append(_archive_finding(item))
         for signal in self.signals:
             findings.append(self._run_signal(signal, item))
-        verdict = self.policy.decide(findings, item.kind,
-                                     unscannable=error["message"] if error else None)
+        unsupported = problem is not None and problem.code == "unsupported-type"
+        verdict = self.policy.decide(
+            findings, item.kind,
+            unscannable=str(problem) if problem is not None and not unsupported else None,
+            unsupported=str(problem) if unsupported else None,
+            members=[MemberVerdict(m.item.source, m.verdict) for m in members])
         return Report(item=item.describe(), findings=tuple(findings), verdict=verdict,
                       policy=self.policy.name, error=error,
-                      elapsed_ms=(time.perf_counter() - started) * 1000)
+                      elapsed_ms=(time.perf_counter() - started) * 1000, members=tuple(members))
+
+    def _scan_members(self, archive: Item) -> tuple[list[Report], MediaError | None]:
+        """Each member of an opened archive, screened as an item of its own, in order.
+
+        Members are read into memory one at a time and released once screened. A bound
+        shared by the whole tree (entries, bytes, time) stops the screening: the members
+        screened so far keep their reports, and the error says why the rest were not.
+        """
+        assert archive.nesting is not None
+        tree = archive.nesting.tree
+        reports: list[Report] = []
+        try:
+            for entry, data in iter_members(archive):
+                reports.append(self.scan(self._member_item(archive, entry, data)))
+                if tree.stopped is not None:  # hit inside that member (a nested archive)
+                    break
+        except MediaError as exc:
+            return reports, exc
+        return reports, tree.stopped
+
+    def _member_item(self, archive: Item, entry: Entry, data: bytes | MediaError) -> Item:
+        assert archive.nesting is not None
+        source = f"{archive.source}!{entry.name}"
+        nesting = archive.nesting.inside(archive, entry.name)
+        if isinstance(data, MediaError):  # not readable: a report that says why
+            return Item(source=source, media_type=UNKNOWN, size=entry.size or 0, sha256="",
+                        md5="", limits=archive.limits, decode_error=data, decoded=True,
+                        nesting=nesting)
+        member = open_media(data, archive.limits, name=source)
+        member.nesting = nesting
+        return member
 
     def _listeners(self, item: Item) -> FrameListener | None:
         """The signals that want video frames while decoding runs, as one listener."""
@@ -81,6 +146,10 @@ class Scanner:
     def _run_signal(self, signal: Signal, item: Item) -> Finding:
         if item.kind not in signal.kinds:
             return Finding.abstain(signal.name, signal.version, f"does not handle {item.kind}")
+        refused = item.decode_error is not None and item.decode_error.code in REFUSED_CODES
+        if refused and not signal.runs_on_refused:
+            return Finding.abstain(signal.name, signal.version,
+                                   f"item refused before screening ({item.decode_error.code})")
         if signal.needs_pixels and not item.screenable:
             return Finding.abstain(signal.name, signal.version, "item could not be decoded")
         t0 = time.perf_counter()
@@ -104,6 +173,39 @@ class Scanner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _media_finding(problem: MediaError) -> Finding:
+    """Why the item (or part of an archive) was not screened, as a finding."""
+    labels = ["unscannable", f"unscannable:{problem.code}"]
+    if problem.code == "unsupported-type":
+        labels.insert(0, "unsupported")
+    return Finding(signal="media", version=MEDIA_SIGNAL_VERSION, labels=tuple(labels),
+                   summary=str(problem), evidence={"code": problem.code, "message": str(problem)})
+
+
+def _archive_finding(item: Item) -> Finding:
+    """What an archive holds, as a finding: labels a policy can act on, the entries as
+    evidence. Members' own findings are in their reports."""
+    assert item.archive is not None
+    info = item.archive.describe()
+    labels = [f"archive:{info['format']}"]
+    types = {e.type for e in item.archive.entries}
+    if info["encrypted"]:
+        labels.append("archive-encrypted")
+    if types & {"symlink", "hardlink"}:
+        labels.append("archive-links")
+    if info["unsafe_names"]:
+        labels.append("archive-unsafe-names")
+    listing = item.archive_listing
+    summary = (f"{info['entries']} entries: {info['files']} screened as members"
+               + (f", {info['skipped_total']} not screened (links, devices, repeats)"
+                  if info["skipped_total"] else "")
+               + (f", {len(info['unsafe_names'])} with names that escape the folder"
+                  if info["unsafe_names"] else ""))
+    return Finding(signal="archive", version=MEDIA_SIGNAL_VERSION, labels=tuple(labels),
+                   summary=summary, evidence={**info, "listing": listing[:200],
+                                              "listing_total": len(listing)})
 
 
 class _FanOut:

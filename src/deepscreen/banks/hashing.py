@@ -81,6 +81,11 @@ class ItemHashes:
     for matching only, never banked or exported: phones store portrait video on its side
     with a display rotation, and re-encoders usually write it upright, so the same clip can
     be banked in one orientation and uploaded in another.
+
+    An animated image (GIF, WebP, APNG) is hashed like a video, one PDQ per sampled frame,
+    so a banked still matches any frame of it; its ``turned_frames`` are all seven other
+    dihedral variants (``DIHEDRAL_VARIANTS[1:]``), as a still image's are, because a
+    picture pasted into an animation is as easily mirrored as turned.
     """
 
     kind: str
@@ -148,7 +153,8 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[PdqHash, tuple[str, ...]]:
     return PdqHash(variants[0], quality), tuple(variants)
 
 
-def _frame_views(frames: Sequence[Frame], turned_deg: int) -> list[tuple[FrameHash, ...]]:
+def _frame_views(frames: Sequence[Frame], turned_deg: int,
+                 variants_wanted: int = 1 + len(VIDEO_TURNS)) -> list[tuple[FrameHash, ...]]:
     """vPDQ signal of a video: the PDQ hash of every sampled frame, with quality and time,
     as stored, then turned as ``VIDEO_TURNS`` name.
 
@@ -161,7 +167,7 @@ def _frame_views(frames: Sequence[Frame], turned_deg: int) -> list[tuple[FrameHa
     symmetric), well inside the matching threshold.
     """
     undo = -(turned_deg // 90) % 4
-    views: list[list[FrameHash]] = [[] for _ in range(1 + len(VIDEO_TURNS))]
+    views: list[list[FrameHash]] = [[] for _ in range(variants_wanted)]
     for frame in frames:
         stored = np.ascontiguousarray(np.rot90(frame.rgb, undo)) if undo else frame.rgb
         variants, quality = pdq_hash_dihedral(stored)
@@ -171,7 +177,8 @@ def _frame_views(frames: Sequence[Frame], turned_deg: int) -> list[tuple[FrameHa
 
 
 def hash_item(item: Item) -> ItemHashes:
-    """SHA-256 and MD5 (from the item) plus PDQ for decoded images and vPDQ for decoded video."""
+    """SHA-256 and MD5 (from the item) plus PDQ for decoded still images and vPDQ for decoded
+    video and animated images."""
     kind = item.kind
     if kind not in ("image", "video"):
         return ItemHashes(kind, item.sha256, item.md5, pdq_note=f"no PDQ for {kind} items")
@@ -179,15 +186,18 @@ def hash_item(item: Item) -> ItemHashes:
         reason = str(item.decode_error) if item.decode_error else "item was not decoded"
         return ItemHashes(kind, item.sha256, item.md5,
                           pdq_note=f"no PDQ: the item could not be decoded ({reason})")
-    if kind == "image":
+    animated = kind == "image" and len(item.frames) > 1
+    if kind == "image" and not animated:
         pdq, dihedral = pdq_dihedral(item.frames[0].rgb)
         note = None if pdq.usable else (
             f"PDQ quality {pdq.quality} < {PDQ_MIN_QUALITY}: too little structure to match by PDQ")
         return ItemHashes(kind, item.sha256, item.md5, pdq=pdq, dihedral=dihedral, pdq_note=note)
-    frames, *turned = _frame_views(item.frames, item.rotation_deg)
+    frames, *turned = _frame_views(item.frames, item.rotation_deg,
+                                   len(DIHEDRAL_VARIANTS) if animated else 1 + len(VIDEO_TURNS))
     usable = sum(f.quality >= PDQ_MIN_QUALITY for f in frames)
+    what = "animation" if animated else "video"
     note = None if usable else (
-        f"no frame has PDQ quality >= {PDQ_MIN_QUALITY}: the video cannot match by vPDQ")
+        f"no frame has PDQ quality >= {PDQ_MIN_QUALITY}: the {what} cannot match by PDQ")
     return ItemHashes(kind, item.sha256, item.md5, frames=frames, pdq_note=note,
                       turned_frames=tuple(turned))
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .cache import BankIndex, cache_root, load_bank_index, prune_cache
 from .entries import Bank
-from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, VIDEO_TURNS, FrameHash, ItemHashes
+from .hashing import DIHEDRAL_VARIANTS, PDQ_MIN_QUALITY, FrameHash, ItemHashes
 from .index import pack_pdq
 from .signal_types import SIGNAL_TYPES
 from .store import BankStore
@@ -105,10 +105,10 @@ class BankMatcher:
     def match(self, hashes: ItemHashes) -> list[BankMatch]:
         """Every entry in every bank that the item matches, exact matches first."""
         found: list[BankMatch] = []
-        # A video's frames as stored, and turned by each quarter turn.
+        # A video's frames as stored, and turned by each quarter turn (an animated image's:
+        # all eight dihedral variants; the first four are the same names).
         views = [(turn, query) for turn, frames in
-                 zip(("original", *VIDEO_TURNS), (hashes.frames, *hashes.turned_frames),
-                     strict=False)
+                 zip(DIHEDRAL_VARIANTS, (hashes.frames, *hashes.turned_frames), strict=False)
                  if (query := _QueryFrames.of(frames)) is not None]
         for index in self._current():
             found.extend(self._exact(index, hashes))

@@ -53,7 +53,8 @@ def policy_show(
     """Print a policy's rules in the order they are checked."""
     policy = Policy.load(path) if path else Policy.default()
     table = Table(title=f"policy {policy.name}: default {policy.default_action}, "
-                        f"unscannable {policy.unscannable_action}", header_style="bold")
+                        f"unscannable {policy.unscannable_action}, "
+                        f"unsupported {policy.unsupported_action}", header_style="bold")
     for column in ("rule", "when", "action", "reason"):
         table.add_column(column, overflow="fold")
     for rule in policy.rules:

@@ -43,7 +43,9 @@ class Summary:
     errors: int = 0
 
     def count(self, report: Report) -> None:
-        self.verdicts[report.action] += 1
+        """Count a report and, for an archive, every member screened inside it."""
+        for screened in report.walk():
+            self.verdicts[screened.action] += 1
 
     @property
     def scanned(self) -> int:
@@ -82,6 +84,10 @@ class LineOutput:
         self._verbose, self._infected_only = verbose, infected_only
 
     def item(self, report: Report) -> None:
+        for screened in report.walk():  # an archive, then each member (``a.zip!b.jpg``)
+            self._line(screened)
+
+    def _line(self, report: Report) -> None:
         if report.action == "allow" and self._infected_only:
             return
         verdict = "OK" if report.action == "allow" else f"{report.action.upper()} {reasons_of(report)}"
@@ -99,8 +105,9 @@ class LineOutput:
 
 
 class JsonOutput:
-    """One JSON object per item (schema ``deepscreen.report/1``), errors as
-    ``deepscreen.error/1`` objects. JSON escapes every string itself."""
+    """One JSON object per item (schema ``deepscreen.report/1``; an archive's members are
+    inside its object), errors as ``deepscreen.error/1`` objects. JSON escapes every string
+    itself."""
 
     def __init__(self, out: IO[str], *, infected_only: bool = False) -> None:
         self._out, self._infected_only = out, infected_only
@@ -130,8 +137,9 @@ class TableOutput:
         self._reports: list[Report] = []
 
     def item(self, report: Report) -> None:
-        if not (report.action == "allow" and self._infected_only):
-            self._reports.append(report)
+        for screened in report.walk():  # an archive's members get rows of their own
+            if not (screened.action == "allow" and self._infected_only):
+                self._reports.append(screened)
 
     def error(self, source: str, error: MediaError) -> None:
         self._errors.print(f"[red]deepscreen: error:[/] {markup_safe(source)}: "

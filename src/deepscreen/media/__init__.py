@@ -14,8 +14,8 @@ from .item import AudioTrack, Frame, FrameListener, Item, ItemInfo
 from .limits import Limits
 from .sniff import SNIFF_BYTES, UNKNOWN, MediaKind, MediaType, sniff
 
-__all__ = ["AudioTrack", "Frame", "FrameListener", "Item", "ItemInfo", "Limits", "MediaKind",
-           "MediaType", "decode", "open_media", "sniff"]
+__all__ = ["UNKNOWN", "AudioTrack", "Frame", "FrameListener", "Item", "ItemInfo", "Limits",
+           "MediaKind", "MediaType", "decode", "open_media", "sniff"]
 
 Source = str | os.PathLike[str] | bytes | BinaryIO
 
@@ -110,19 +110,21 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
     if item.decoded or item.decode_error is not None:
         item.decoded = True
         return item
+    from .archive import decode_archive
     from .audio import decode_audio
     from .image import decode_image
     from .video import decode_video
 
-    decoders = {"image": decode_image, "video": decode_video, "audio": decode_audio}
+    decoders = {"image": decode_image, "video": decode_video, "audio": decode_audio,
+                "archive": decode_archive}
     try:
         if item.size == 0:
             raise MediaError("empty", "the file is empty")
         decoder = decoders.get(item.kind)
         if decoder is None:
             raise MediaError("unsupported-type",
-                             "not a supported image, video or audio format (sniffed from its "
-                             "first bytes, not its name)")
+                             "unsupported type: not an image, video, audio, archive or PDF format "
+                             "Deepscreen screens (sniffed from its first bytes, not its name)")
         if item.kind == "video":
             decode_video(item, listener)
         else:

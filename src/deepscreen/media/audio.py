@@ -10,6 +10,8 @@ import numpy as np
 from ..errors import MediaError
 from .item import AudioTrack, Item
 
+MAX_SAMPLE_RATE = 768_000  # the highest rate real audio formats use (DXD, 32-bit PCM at 768 kHz)
+
 
 def decode_audio(item: Item) -> None:
     """Decode the first audio stream into ``item.audio`` (mono float32)."""
@@ -26,6 +28,12 @@ def decode_audio(item: Item) -> None:
             if stream.codec_context is None:
                 raise MediaError("decode-failed", "the audio codec is unknown or unsupported")
             codec, channels = stream.codec_context.name, stream.codec_context.channels
+            rate = stream.codec_context.sample_rate or 0
+            if not 0 < rate <= MAX_SAMPLE_RATE:
+                # A header claiming 268 MHz (one flipped bit, bench/fuzz.py) made the resampler
+                # spend seconds building its filter for a file of three kilobytes.
+                raise MediaError("decode-failed", f"the audio declares a sample rate of {rate:,} Hz, "
+                                                  f"outside 1 Hz to {MAX_SAMPLE_RATE:,} Hz")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=limits.audio_sample_rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):

@@ -16,6 +16,8 @@ from .sniff import MediaKind, MediaType
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .archive_tree import ArchiveContents, Nesting
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -88,6 +90,16 @@ class Item:
     # the stored pictures to show them as players do (the stream's display matrix).
     rotation_deg: int = 0
     decode_info: dict[str, Any] = field(default_factory=dict)
+    # Archives (kind "archive"), filled by decoding, before any member is read: the name of
+    # every entry in archive order (folders end with "/"; links and devices included), at
+    # most limits.archive_max_members. A signal that judges an archive by its layout (a
+    # tool's workspace: data_src/aligned/, model/) reads this; members are screened as
+    # items of their own.
+    archive_listing: list[str] = field(default_factory=list)
+    archive: ArchiveContents | None = field(default=None, repr=False)
+    # Set on an archive's members (and on archives, once opened): the tree's shared bounds,
+    # depth and the member names from the outermost archive down to this item.
+    nesting: Nesting | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> MediaKind:
@@ -116,21 +128,40 @@ class Item:
     def screenable(self) -> bool:
         return self.decoded and self.decode_error is None
 
+    @property
+    def animated(self) -> bool:
+        """An animated GIF, WebP or APNG decoded into frames sampled over its time."""
+        return bool(self.decode_info.get("animated"))
+
+    def close(self) -> None:
+        """Release what decoding holds open (an archive's reader)."""
+        if self.archive is not None:
+            self.archive.reader.close()
+
     def describe(self) -> ItemInfo:
         """The item's identity and shape, as the report shows it."""
+        framed = self.kind == "video" or self.animated
         return ItemInfo(
             source=self.source, kind=self.kind, format=self.media_type.format,
             mime=self.media_type.mime, size=self.size, sha256=self.sha256, md5=self.md5,
             width=self.width, height=self.height,
             duration_s=None if self.duration_s is None else round(self.duration_s, 3),
             fps=None if self.fps is None else round(self.fps, 3),
-            frames_sampled=len(self.frames) if self.kind == "video" else None)
+            frames_sampled=len(self.frames) if framed else None,
+            # frames in the file: an animation's frames; a video stream's packets
+            frames_total=(self.decode_info.get("frames_in_file") if self.animated
+                          else self.decode_info.get("packets") if self.kind == "video" else None),
+            animated=self.animated,
+            member_path=(tuple(self.nesting.path) if self.nesting is not None
+                         and self.nesting.path else None),
+            archive=self.archive.describe() if self.archive is not None else None)
 
 
 @dataclass(frozen=True)
 class ItemInfo:
     """What a report says about the item itself: identity (name, hashes, size, sniffed type)
-    and shape (dimensions, duration, frames). Plain data, kept when the media is not."""
+    and shape (dimensions, duration, frames; for an archive member its path inside the
+    archives, for an archive what it holds). Plain data, kept when the media is not."""
 
     source: str
     kind: str
@@ -144,18 +175,32 @@ class ItemInfo:
     duration_s: float | None = None
     fps: float | None = None
     frames_sampled: int | None = None
+    frames_total: int | None = None
+    animated: bool = False
+    member_path: tuple[str, ...] | None = None  # archive names from the outermost in
+    archive: dict[str, Any] | None = None  # an archive's own description (format, members)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "kind": self.kind, "format": self.format,
-                "mime": self.mime, "size": self.size, "sha256": self.sha256, "md5": self.md5,
-                "width": self.width, "height": self.height, "duration_s": self.duration_s,
-                "fps": self.fps, "frames_sampled": self.frames_sampled}
+        data: dict[str, Any] = {
+            "source": self.source, "kind": self.kind, "format": self.format,
+            "mime": self.mime, "size": self.size, "sha256": self.sha256, "md5": self.md5,
+            "width": self.width, "height": self.height, "duration_s": self.duration_s,
+            "fps": self.fps, "frames_sampled": self.frames_sampled,
+            "frames_total": self.frames_total, "animated": self.animated}
+        if self.member_path is not None:
+            data["member_path"] = list(self.member_path)
+        if self.archive is not None:
+            data["archive"] = self.archive
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ItemInfo:
         known = {f: data.get(f) for f in cls.__dataclass_fields__}
-        return cls(**{**known, "source": str(known["source"] or ""), "size": int(known["size"] or 0),
-                      "sha256": str(known["sha256"] or ""), "md5": str(known["md5"] or "")})
+        path = known["member_path"]
+        return cls(**{**known, "source": str(known["source"] or ""),
+                      "size": int(known["size"] or 0), "sha256": str(known["sha256"] or ""),
+                      "md5": str(known["md5"] or ""), "animated": bool(known["animated"]),
+                      "member_path": tuple(path) if path else None})
 
     def renamed(self, source: str) -> ItemInfo:
         return replace(self, source=source)

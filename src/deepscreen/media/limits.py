@@ -38,6 +38,28 @@ class Limits:
     # several cores even with one thread per decoder.
     decode_segments: int = 2
     audio_sample_rate: int = 16_000  # audio is decoded to mono at this rate
+    # An image's metadata (text chunks, XMP, ICC profile, EXIF, JPEG APPn segments) in all.
+    max_metadata_bytes: int = 4 << 20
+    # Animated GIF, WebP and APNG. Every frame is screened when there are at most
+    # animation_max_frames; past that, that many are sampled evenly over the animation's
+    # time. Frames have to be decoded in order (each is drawn over the one before), so the
+    # cost is every frame up to the last sample, times the canvas: a file declaring more
+    # frames than animation_max_file_frames, or more than animation_max_decoded_pixels to
+    # composite, is refused before any frame is decoded.
+    animation_max_frames: int = 100
+    animation_max_file_frames: int = 10_000
+    animation_max_decoded_pixels: int = 1_000_000_000
+    # Archives (ZIP, TAR, GZ/BZ2/XZ) and PDF: members are read into memory one at a time
+    # (never written to disk) and screened as items of their own. The bounds hold for the
+    # whole tree of nested archives together; hitting one makes the archive unscannable.
+    archive_max_depth: int = 3  # a.zip!b.zip!c.zip!x.jpg is depth 3
+    archive_max_members: int = 5_000  # entries listed, over the whole tree
+    archive_max_total_bytes: int = 4 << 30  # uncompressed, over the whole tree
+    # Uncompressed / compressed size of one member (or of a compressed stream), checked
+    # for members over 1 MiB: real media hardly compress; a zip bomb is ~1000x per layer.
+    archive_max_ratio: float = 100.0
+    archive_timeout_s: float = 900.0  # the whole tree, members' screening included
+    pdf_max_pages: int = 5_000
 
     def __post_init__(self) -> None:
         for f in fields(self):

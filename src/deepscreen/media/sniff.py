@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-MediaKind = Literal["image", "video", "audio", "unknown"]
+# "archive" covers containers whose members are screened one by one as items of their own:
+# ZIP, TAR (plain or compressed), single-file GZ/BZ2/XZ, and PDF (its embedded images).
+MediaKind = Literal["image", "video", "audio", "archive", "unknown"]
 
 SNIFF_BYTES = 4096
 
@@ -27,6 +29,9 @@ UNKNOWN = MediaType("unknown", "unknown", "application/octet-stream")
 
 def sniff(head: bytes) -> MediaType:
     """Return the media type of a file from its first bytes (``SNIFF_BYTES`` is enough)."""
+    container = _sniff_container(head)
+    if container is not None:
+        return container
     if head.startswith(b"\xff\xd8\xff"):
         return MediaType("image", "jpeg", "image/jpeg")
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -66,7 +71,38 @@ def sniff(head: bytes) -> MediaType:
         return MediaType("audio", "aac", "audio/aac")
     if _is_mpeg_audio_frame(head):
         return MediaType("audio", "mp3", "audio/mpeg")
+    if sniff_pdf_late(head):
+        return PDF
     return UNKNOWN
+
+
+def _sniff_container(head: bytes) -> MediaType | None:
+    """Archives and PDF. A ZIP may start with an empty archive's end record (``PK\\5\\6``);
+    a TAR has no magic at its start, only ``ustar`` in the first header at offset 257; PDF
+    readers accept ``%PDF-`` anywhere in the first 1024 bytes, so an attacker can put junk
+    (or another format's magic) first: it is looked for there too."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return MediaType("archive", "zip", "application/zip")
+    if head[:2] == b"\x1f\x8b":
+        return MediaType("archive", "gzip", "application/gzip")
+    if head[:3] == b"BZh" and head[3:4].isdigit():
+        return MediaType("archive", "bzip2", "application/x-bzip2")
+    if head[:6] == b"\xfd7zXZ\x00":
+        return MediaType("archive", "xz", "application/x-xz")
+    if head[257:262] == b"ustar":
+        return MediaType("archive", "tar", "application/x-tar")
+    if head.startswith(b"%PDF-"):
+        return PDF
+    return None
+
+
+PDF = MediaType("archive", "pdf", "application/pdf")
+
+
+def sniff_pdf_late(head: bytes) -> bool:
+    """``%PDF-`` after leading junk, within the first 1024 bytes (checked only when nothing
+    else matched: a JPEG with the string in its metadata stays a JPEG)."""
+    return b"%PDF-" in head[:1024]
 
 
 _MPEG_BITRATES_KBPS = {  # (version is MPEG-1, layer) -> bitrate table by index

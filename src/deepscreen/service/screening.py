@@ -33,8 +33,8 @@ from .webhooks import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
-# Kinds that decode slowly: always a job, whatever their size.
-ASYNC_KINDS = frozenset({"video", "audio"})
+# Kinds that decode slowly (an archive screens every member): always a job, whatever their size.
+ASYNC_KINDS = frozenset({"video", "audio", "archive"})
 
 
 class UploadTooLarge(DeepscreenError):

@@ -28,6 +28,11 @@ class Signal(ABC):
     version: ClassVar[str]
     kinds: ClassVar[frozenset[MediaKind]]
     needs_pixels: ClassVar[bool] = True
+    # Also run on an item refused before screening for exceeding a resource limit (a
+    # decompression bomb: too many pixels or frames, an archive bomb, too large): only
+    # for signals whose work stays small whatever the file holds, like exact digests.
+    # The others abstain on such items, so a bomb costs milliseconds, not a parser's time.
+    runs_on_refused: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
     def __init__(self, config: ScanConfig) -> None:

@@ -242,7 +242,7 @@ class FacesSignal(Signal):
             "tracks": tracks,
             "faces": [self._face_evidence(f) for f in faces],
         }
-        if item.kind == "video":
+        if item.kind == "video" or item.animated:
             evidence["timeline"] = _timeline(item.frames, scored)
         if self._thumbnails:
             evidence["thumbnails"] = self._thumbnail_evidence(faces, tracks, info.threshold)

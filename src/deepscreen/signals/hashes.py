@@ -2,9 +2,12 @@
 
 Exact SHA-256/MD5 matching needs only the bytes, so the signal also runs on items that
 failed to decode (``needs_pixels = False``); PDQ (images, with all 8 rotations/flips) and
-vPDQ (video frames, matched against banked videos and banked still images) are computed
-only when the item decoded. Every finding carries the item's own hashes, so a report can
-later be turned into bank entries.
+vPDQ (video frames and the sampled frames of animated images, matched against banked videos
+and banked still images, with the time of each matching frame) are computed only when the
+item decoded. Archives and files of unknown type are matched by their exact digests (a
+known-bad ZIP is known by its bytes; its members are screened as items of their own).
+Every finding carries the item's own hashes, so a report can later be turned into bank
+entries.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ class HashesSignal(Signal):
     """Known-content matching against the configured hash banks."""
 
     name: ClassVar[str] = "hashes"
-    version: ClassVar[str] = "2"
-    kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio"})
+    version: ClassVar[str] = "3"
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio", "archive",
+                                                       "unknown"})
     needs_pixels: ClassVar[bool] = False
+    runs_on_refused: ClassVar[bool] = True  # digests of a known bomb still match its bank entry
     description: ClassVar[str] = ("matches SHA-256/MD5, PDQ (with rotations and flips) and "
                                   "vPDQ against hash banks")
 
@@ -70,7 +75,7 @@ class HashesSignal(Signal):
             return self.finding(score=0.0, evidence=evidence,
                                 summary=f"no match in {len(banks)} bank(s){note}")
         evidence["matches"] = [m.to_dict() for m in matches]
-        return self.finding(score=1.0, labels=_labels(matches), summary=_summary(matches),
+        return self.finding(score=1.0, labels=_labels(matches), summary=_summary(matches, item),
                             evidence=evidence)
 
     def close(self) -> None:
@@ -91,13 +96,14 @@ def _labels(matches: list[BankMatch]) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _summary(matches: list[BankMatch]) -> str:
+def _summary(matches: list[BankMatch], item: Item) -> str:
     first = matches[0]
+    shown_in = "animation" if item.kind == "image" else "video"
     if first.exact:
         how = f"exact {first.signal_type}"
     elif first.signal_type == "pdq-frame" and first.video is not None:
         at = ", ".join(f"{t:g} s" for t in first.video["matched_times_s"][:3])
-        how = f"banked image seen in the video at {at}, PDQ distance {first.distance}"
+        how = f"banked image seen in the {shown_in} at {at}, PDQ distance {first.distance}"
     elif first.video is not None:
         how = f"vPDQ, {first.video['query_match_percent']:.0f}% of frames"
     else:

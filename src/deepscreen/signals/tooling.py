@@ -20,7 +20,7 @@ import hashlib
 import logging
 from dataclasses import replace
 from functools import cache
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 from ..errors import DeepscreenError
 from ..findings import Finding
@@ -42,9 +42,9 @@ from .registry import register
 
 log = logging.getLogger(__name__)
 
-# "archive" is a media kind once the media layer screens archives; until then archives are
-# "unknown" items and this signal lists them itself.
-_KINDS = {"image", "video", "audio", "unknown"} | ({"archive"} & set(get_args(MediaKind)))
+# Every kind: a tool's file is often not media at all ("unknown"), and a workspace or a face
+# set is an archive.
+_KINDS: frozenset[MediaKind] = frozenset({"image", "video", "audio", "unknown", "archive"})
 _OPTIONS = {"rules", "builtin_rules", "faceset", "faceset_detect_faces", "max_inflate_bytes",
             "max_archive_members", "max_member_bytes", "max_pickle_ops"}
 CAVEAT = ("a tool's file is evidence of face-swap tooling, not of any particular misuse; "
@@ -106,7 +106,9 @@ class ToolingSignal(Signal):
         return self._detector
 
     def inspect(self, item: Item) -> Finding:
-        listing = getattr(item, "archive_listing", None)
+        # The media layer's listing when it opened the archive; otherwise (not decoded, or a
+        # ZIP/TAR the media layer sniffed as something else) the signal lists it itself.
+        listing = item.archive_listing if item.archive is not None else None
         context = MatchContext(face_detector=self._face_detector if self.detect_faces else None,
                                faceset_enabled=self.faceset)
         try:
