@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
 from .item import Frame, Item
@@ -17,7 +17,7 @@ try:  # HEIC/HEIF and AVIF through libheif; optional only so a broken wheel neve
     if hasattr(pillow_heif, "register_avif_opener") and ".avif" not in Image.registered_extensions():
         pillow_heif.register_avif_opener()
 except Exception:  # pragma: no cover - depends on the platform wheel
-    pillow_heif = None
+    pass  # HEIC/HEIF and AVIF then decode as unknown formats; every other format is unaffected
 
 
 def decode_image(item: Item) -> None:
@@ -52,7 +52,7 @@ def decode_image(item: Item) -> None:
         raise MediaError("too-many-pixels",
                          f"image is over the pixel limit (a possible decompression bomb): {exc}"
                          ) from exc
-    except (OSError, ValueError, SyntaxError, EOFError, Image.UnidentifiedImageError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError) as exc:
         raise MediaError("decode-failed", f"cannot decode image: {exc}") from exc
     except MemoryError as exc:
         raise MediaError("too-many-pixels", "image needs more memory than is available") from exc
