@@ -10,7 +10,7 @@ from typing import Any
 from .errors import DeepscreenError
 from .findings import Finding
 from .media import ItemInfo
-from .policy import Verdict
+from .policy import Action, Verdict
 from .version import __version__
 
 SCHEMA = "deepscreen.report/1"
@@ -33,7 +33,7 @@ class Report:
     scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         return self.verdict.action
 
     @property
