@@ -21,6 +21,7 @@ from .models import (
     DECISIONS,
     QUARANTINE_STATES,
     QuarantineEntry,
+    QuarantineState,
     ReviewDecision,
     Scan,
     utcnow,
@@ -28,7 +29,8 @@ from .models import (
 
 HELD_ACTIONS = ("quarantine", "block")  # verdicts whose items are kept for a person
 # Where each decision moves an entry. Released items leave quarantine and lose their blob.
-NEXT_STATE = {"release": "released", "confirm": "confirmed", "escalate": "escalated"}
+NEXT_STATE: dict[str, QuarantineState] = {"release": "released", "confirm": "confirmed",
+                                           "escalate": "escalated"}
 # A confirmed or escalated item keeps its blob (evidence); only release frees it.
 BLOB_KEEPING_STATES = ("held", "confirmed", "escalated")
 
