@@ -220,6 +220,16 @@ def decisions_for(session: Session, entry_id: str) -> list[ReviewDecision]:
                                 .order_by(ReviewDecision.id)))
 
 
+def stored_scan(session: Session, scan_id: str) -> Scan:
+    """A scan that must exist: a quarantine entry's (foreign key) or one just submitted.
+    Scans are never deleted, so a missing one is a broken database, not the caller's error
+    (a LookupError: a 500, never the 422 of a DeepscreenError)."""
+    scan = session.get(Scan, scan_id)
+    if scan is None:
+        raise LookupError(f"scan {scan_id} is missing from the database")
+    return scan
+
+
 def find_entry(session: Session, ident: str) -> QuarantineEntry | None:
     """A quarantine entry by its own id or by its scan's id (callers know either)."""
     return session.scalar(select(QuarantineEntry).where(
