@@ -164,12 +164,13 @@ class Policy:
         return cls.from_mapping(yaml.safe_load(text), name="default")
 
 
-def _is_action(value: object) -> TypeGuard[Action]:
+def is_action(value: object) -> TypeGuard[Action]:
+    """Whether ``value`` is one of the four verdicts (a stored report may hold anything)."""
     return value in ACTIONS
 
 
 def _action(value: Any, where: str) -> Action:
-    if not _is_action(value):
+    if not is_action(value):
         raise PolicyError(f"{where}: action {value!r} is not one of {', '.join(ACTIONS)}")
     return value
 

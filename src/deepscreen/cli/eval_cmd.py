@@ -58,9 +58,12 @@ def eval_command(
       deepscreen eval data/dev             (data/dev/real/..., data/dev/fake/...)
       deepscreen eval --csv labels.csv --out scores.jsonl
     """
-    if (directory is None) == (csv_file is None):
+    if csv_file is not None and directory is None:
+        files = load_labelled_csv(csv_file)
+    elif directory is not None and csv_file is None:
+        files = load_labelled_dir(directory)
+    else:
         raise DeepscreenError("give either a folder with real/ and fake/ or --csv FILE")
-    files = load_labelled_csv(csv_file) if csv_file else load_labelled_dir(directory)  # type: ignore[arg-type]
     missing = [str(f.path) for f in files if not f.path.is_file()]
     if missing:
         raise DeepscreenError(f"{len(missing)} listed file(s) not found, e.g. {missing[0]}")

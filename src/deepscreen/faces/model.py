@@ -56,6 +56,7 @@ class FaceModelInfo:
                 version=str(data.get("version", "unknown")),
                 input_size=size,
                 input_name=str(data.get("input_name", "input")),
+                # Their length (3) is checked below, after every field has been converted.
                 mean=mean,  # type: ignore[arg-type]
                 std=std,  # type: ignore[arg-type]
                 logit_output=str(outputs["logit"]),
