@@ -2,6 +2,9 @@
 
     python bench/bench_banks.py [--size 1000000] [--queries 300] [--no-faiss] [--no-write]
 
+faiss comes with the ``bench`` extra (``pip install -e '.[bench]'``); without it the faiss
+comparison is skipped, as with ``--no-faiss``.
+
 Builds, in a temporary home, one bank with ``--size`` random PDQ hashes and another with
 ``--size`` random SHA-256 values, plus planted near-duplicates. Then measures:
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -222,6 +226,10 @@ def run(size: int, queries: int, with_faiss: bool) -> dict[str, object]:
         store.close()
         results["cli_ms"], results["cli_empty_ms"] = cli_scan_ms(home, rng)
 
+        if with_faiss and importlib.util.find_spec("faiss") is None:
+            print("faiss is not installed (pip install -e '.[bench]'): comparison skipped",
+                  file=sys.stderr)
+            with_faiss = False
         if with_faiss:
             import faiss
 

@@ -61,7 +61,7 @@ def timed(fn: Callable[[], object], runs: int, warmup: int = 3) -> tuple[float, 
 
 def crop_ms(onnx_path: Path, size: int, runs: int, batch: int) -> tuple[float, float]:
     """Median wall and CPU ms per crop, one intra-op thread, batches of ``batch`` crops."""
-    from deepscreen.faces.onnx_session import open_session
+    from deepscreen.inference import open_session
 
     session = open_session(onnx_path, threads=1)
     name = session.get_inputs()[0].name

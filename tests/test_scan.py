@@ -128,3 +128,15 @@ def test_scan_paths_in_parallel_keeps_order(tmp_path) -> None:
     results = list(deepscreen.scan_paths(paths, config(tmp_path, "test-brightness"), workers=2))
     assert [p for p, _ in results] == paths
     assert all(isinstance(r, deepscreen.Report) for _, r in results)
+
+
+def test_onnx_providers_come_from_the_config_and_unknown_ones_are_refused(tmp_path) -> None:
+    from deepscreen.config import ScanConfig
+    from deepscreen.errors import ConfigError
+
+    config = tmp_path / "c.yaml"
+    config.write_text("onnx_providers: [CPUExecutionProvider]\n")
+    assert ScanConfig.load(config).onnx_providers == ("CPUExecutionProvider",)
+    config.write_text("onnx_providers: [NoSuchExecutionProvider, CPUExecutionProvider]\n")
+    with pytest.raises(ConfigError, match="NoSuchExecutionProvider not available"):
+        ScanConfig.load(config)

@@ -201,3 +201,31 @@ def test_confirm_into_an_unknown_bank_is_refused_and_changes_nothing(service: Ha
     assert answer.status_code in (404, 409) and "no-such-bank" in answer.text
     state = service.client.get(f"/v1/review/{entry_id}", headers=service.headers("reviewer"))
     assert state.json()["state"] == "held"
+
+
+def test_reviewers_approve_hash_submissions_in_the_ui(tmp_path: Path) -> None:
+    with running_service("sqlite", tmp_path, submission_banks=("ncii",)) as h:
+        h.client.post("/v1/banks", headers=h.headers("admin"), json={"name": "ncii"})
+        photo = image_bytes("JPEG", seed=12)
+        proposal = h.client.post("/v1/hashes", headers=h.headers("submitter"), json={
+            "bank": "ncii", "reference": "<b>case 9</b>",
+            "hashes": [{"signal_type": "sha256", "value": hashlib.sha256(photo).hexdigest(),
+                        "metadata": {"note": "<script>x</script>"}}]}).json()
+        csrf = _login(h)
+        listing = h.client.get("/ui/submissions")
+        assert listing.status_code == 200 and f"/ui/submissions/{proposal['id']}" in listing.text
+        assert "&lt;b&gt;case 9&lt;/b&gt;" in listing.text and "<b>case 9" not in listing.text
+        page = h.client.get(f"/ui/submissions/{proposal['id']}")
+        assert "<script>x" not in page.text and hashlib.sha256(photo).hexdigest() in page.text
+        path = f"/ui/submissions/{proposal['id']}/decision"
+        no_reason = h.client.post(path, data={"decision": "approve", "reason": " ", "csrf": csrf})
+        assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
+        forged = h.client.post(path, data={"decision": "approve", "reason": "x", "csrf": "no"})
+        assert forged.status_code == 403
+        done = h.client.post(path, data={"decision": "approve", "reason": "victim's photo",
+                                         "csrf": csrf}, follow_redirects=False)
+        assert done.status_code == 303
+        assert "Decision recorded: approve." in h.client.get(done.headers["location"]).text
+        assert h.upload(photo, "photo.jpg").json()["verdict"] == "block"
+        again = h.client.post(path, data={"decision": "reject", "reason": "x", "csrf": csrf})
+        assert again.status_code == 422 and "already approved" in again.text

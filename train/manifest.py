@@ -42,7 +42,9 @@ DEFAULT_SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DEFAULT_MIRROR = Path(os.environ.get("DEEPSCREEN_MIRROR", "/work/.mirror"))
 
 # Generated rows are rebuilt by a function of the project, looked up by name, that writes
-# every file of its set under the data root (it reads its inputs from other rows).
+# every file of its set under the data root (it reads its inputs from other rows). While
+# ``rebuild`` runs them, $DEEPSCREEN_MANIFEST and $DEEPSCREEN_SHARED name the manifest and
+# the shared folder in use, so a generator reads the same rows and files.
 GENERATORS: dict[str, Callable[[Path], None]] = {}
 
 
@@ -175,15 +177,20 @@ def _rebuild_rows(rows: list[Row], data_root: Path, mirror: Path, shared: Path) 
             target = row.local_path(data_root)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(blob.stdout)
+    registry = _load_generators() if generated else {}
+    os.environ["DEEPSCREEN_SHARED"] = str(shared)
     for name in sorted(generated):
-        _load_generators()
-        if name not in GENERATORS:
-            yield f"no generator named {name!r} (registered: {', '.join(GENERATORS) or 'none'})"
+        if name not in registry:
+            yield f"no generator named {name!r} (registered: {', '.join(registry) or 'none'})"
             continue
-        GENERATORS[name](data_root)
+        try:
+            registry[name](data_root)
+        except (OSError, KeyError, ValueError) as exc:
+            # A generator reads other rows' files: those sets must be rebuilt first (or with it).
+            yield f"generator {name!r} failed (are the sets it reads from rebuilt?): {exc}"
 
 
-def _load_generators() -> None:
+def _load_generators() -> dict[str, Callable[[Path], None]]:
     """Import the modules that register generators (they need the ``train`` extra)."""
     import importlib
 
@@ -192,10 +199,14 @@ def _load_generators() -> None:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             print(f"generator module {module} unavailable: {exc}", file=sys.stderr)
+    # Run as ``python -m train.manifest`` this file is ``__main__``, while the generator
+    # modules register with ``train.manifest``, the same file imported under its own name.
+    canonical = sys.modules.get("train.manifest")
+    return {**GENERATORS, **(getattr(canonical, "GENERATORS", {}) or {})}
 
 
 # Modules whose import registers entries in GENERATORS.
-GENERATOR_MODULES: tuple[str, ...] = ()
+GENERATOR_MODULES: tuple[str, ...] = ("train.face_conditions",)
 
 
 def verify(rows: list[Row], data_root: Path) -> list[str]:
@@ -263,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(hits) if hits else f"no file under {args.folder} is a training file")
         return 1 if hits else 0
     if args.command == "rebuild":
+        os.environ["DEEPSCREEN_MANIFEST"] = str(args.manifest)
         if args.sets:
             rows = [row for row in rows if row.set in set(args.sets)]
         for problem in _rebuild_rows(rows, args.data_root, args.mirror, args.shared):

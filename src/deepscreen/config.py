@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .inference import DEFAULT_PROVIDERS, check_providers
 from .media.limits import Limits
 
 
@@ -36,13 +37,17 @@ class ScanConfig:
     limits: Limits = field(default_factory=Limits)
     signals: tuple[str, ...] | None = None
     signal_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # onnxruntime execution providers for every model, in order of preference (a CUDA or
+    # OpenVINO build of onnxruntime adds its own); the CPU provider is always there.
+    onnx_providers: tuple[str, ...] = DEFAULT_PROVIDERS
 
     def options_for(self, signal: str) -> dict[str, Any]:
         return dict(self.signal_options.get(signal, {}))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> ScanConfig:
-        """Read a YAML config file (keys: home, limits, signals, signal_options).
+        """Read a YAML config file (keys: home, limits, signals, signal_options,
+        onnx_providers).
 
         Every mistake is a :class:`ConfigError` that names the file and the key.
         """
@@ -77,6 +82,12 @@ class ScanConfig:
             if isinstance(signals, str) or not all(isinstance(s, str) for s in signals):
                 raise ConfigError(f"{where}: signals: must be a list of signal names")
             kwargs["signals"] = tuple(signals)
+        if "onnx_providers" in data:
+            providers = data["onnx_providers"]
+            if isinstance(providers, str) or not all(isinstance(p, str) for p in providers):
+                raise ConfigError(f"{where}: onnx_providers: must be a list of provider names, "
+                                  "e.g. [CUDAExecutionProvider, CPUExecutionProvider]")
+            kwargs["onnx_providers"] = check_providers(providers)
         if "signal_options" in data:
             options = data["signal_options"]
             if not isinstance(options, dict) or not all(isinstance(v, dict)
@@ -87,4 +98,4 @@ class ScanConfig:
         return cls(**kwargs)
 
 
-CONFIG_KEYS = ("home", "limits", "signals", "signal_options")
+CONFIG_KEYS = ("home", "limits", "signals", "signal_options", "onnx_providers")

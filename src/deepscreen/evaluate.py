@@ -7,6 +7,10 @@ manipulated face track) and at the frame level (every sampled frame with a score
 
 Items the signal abstains on (no face, too small) are left out of the metrics and counted,
 so coverage is reported next to accuracy instead of hidden in it.
+
+A labelled CSV may give each file a third column, its ``set`` (a source or population):
+:func:`summarise_sets` then reports every set apart and all together, with the share of
+real and of fake items the policy flagged (any verdict but ``allow``) in the same scan.
 """
 
 from __future__ import annotations
@@ -209,6 +213,7 @@ def compute_metrics(labels: Labels, scores: Scores, abstained: int = 0,
 class LabelledFile:
     path: Path
     label: int  # REAL or FAKE
+    set: str = ""  # the set (source, population) the file is reported under; "" for none
 
 
 def load_labelled_dir(root: Path) -> list[LabelledFile]:
@@ -224,10 +229,16 @@ def load_labelled_dir(root: Path) -> list[LabelledFile]:
     return found
 
 
-def load_labelled_csv(path: Path) -> list[LabelledFile]:
-    """Rows ``path,label`` (label real/fake or 0/1; a header row is allowed).
+DATA_PREFIX = "data:"  # a CSV path under the data root ($DEEPSCREEN_DATA), as the manifest lays it
 
-    Relative paths are taken relative to the CSV file's folder.
+
+def load_labelled_csv(path: Path, data_root: Path | None = None) -> list[LabelledFile]:
+    """Rows ``path,label[,set]`` (label real/fake or 0/1; a header row is allowed).
+
+    Relative paths are taken relative to the CSV file's folder; ``data:SET/PATH`` is taken
+    relative to ``data_root`` (where ``python -m train.manifest rebuild`` puts the data).
+    The optional third column names the set a file is reported under. A file may be listed
+    in several sets (with one label): it is screened once and counted in each.
     """
     path = Path(path)
     try:
@@ -235,22 +246,37 @@ def load_labelled_csv(path: Path) -> list[LabelledFile]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DeepscreenError(f"cannot read {path}: {exc}") from exc
     found = []
+    labels: dict[Path, int] = {}
+    first = True
     for number, row in enumerate(rows, 1):
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if len(row) < 2:
-            raise DeepscreenError(f"{path}:{number}: expected 'path,label'")
+            raise DeepscreenError(f"{path}:{number}: expected 'path,label' or 'path,label,set'")
         file, word = row[0].strip(), row[1].strip().lower()
-        if number == 1 and word not in _LABEL_WORDS:
-            continue  # a header
+        header, first = first and word not in _LABEL_WORDS, False
+        if header:
+            continue  # the first row that is not a comment may be a header
         if word not in _LABEL_WORDS:
             raise DeepscreenError(f"{path}:{number}: label {row[1]!r} is not real/fake or 0/1")
-        file_path = Path(file)
-        found.append(LabelledFile(file_path if file_path.is_absolute()
-                                  else path.parent / file_path, _LABEL_WORDS[word]))
+        file_path = _resolve(file, path, data_root, number)
+        label = _LABEL_WORDS[word]
+        if labels.setdefault(file_path, label) != label:
+            raise DeepscreenError(f"{path}:{number}: {file} is listed as both real and fake")
+        found.append(LabelledFile(file_path, label, row[2].strip() if len(row) > 2 else ""))
     if not found:
         raise DeepscreenError(f"{path}: no labelled rows")
     return found
+
+
+def _resolve(file: str, csv_path: Path, data_root: Path | None, number: int) -> Path:
+    if file.startswith(DATA_PREFIX):
+        if data_root is None:
+            raise DeepscreenError(f"{csv_path}:{number}: {file} is under the data root: set "
+                                  "DEEPSCREEN_DATA or pass --data-root")
+        return data_root / file[len(DATA_PREFIX):]
+    file_path = Path(file)
+    return file_path if file_path.is_absolute() else csv_path.parent / file_path
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -307,10 +333,11 @@ def evaluate_files(files: Sequence[LabelledFile], config: ScanConfig | None = No
                    policy: Policy | None = None, signal: str = "faces", workers: int = 1,
                    on_result: Callable[[FileResult], None] | None = None
                    ) -> Iterator[FileResult]:
-    """Screen every labelled file (in order) and yield its result."""
+    """Screen every labelled file (in order, each path once) and yield its result."""
     by_path = {str(f.path): f for f in files}
     config = config or ScanConfig(signals=(signal,))
-    for path, report in scan_paths([f.path for f in files], config, policy, workers=workers):
+    unique = list(dict.fromkeys(f.path for f in files))  # a file listed in several sets
+    for path, report in scan_paths(unique, config, policy, workers=workers):
         result = result_from_report(by_path[str(path)], report, signal)
         if on_result is not None:
             on_result(result)
@@ -339,3 +366,110 @@ def summarise(results: Iterable[FileResult]) -> dict[str, Metrics]:
                 add("video-frames", r.label, score, number)
     return {name: compute_metrics(labels, scores, abstained[0], clusters)
             for name, (labels, scores, clusters, abstained) in groups.items()}
+
+
+# --- per-set reports ---------------------------------------------------------------------------
+
+OVERALL = "(all)"
+
+
+def flagged(result: FileResult) -> bool | None:
+    """Whether the policy flagged the item (any verdict but allow); None when it has none."""
+    return None if result.action is None else result.action != "allow"
+
+
+@dataclass(frozen=True)
+class FlagShare:
+    """How many real and fake items the policy flagged (any verdict but ``allow``)."""
+
+    real: int
+    real_flagged: int
+    fake: int
+    fake_flagged: int
+
+    @classmethod
+    def of(cls, results: Iterable[FileResult]) -> FlagShare:
+        counts = {(REAL, False): 0, (REAL, True): 0, (FAKE, False): 0, (FAKE, True): 0}
+        for r in results:
+            verdict = flagged(r)
+            if verdict is not None:
+                counts[(r.label, verdict)] += 1
+        return cls(counts[(REAL, False)] + counts[(REAL, True)], counts[(REAL, True)],
+                   counts[(FAKE, False)] + counts[(FAKE, True)], counts[(FAKE, True)])
+
+    @property
+    def real_share(self) -> float | None:
+        return self.real_flagged / self.real if self.real else None
+
+    @property
+    def fake_share(self) -> float | None:
+        return self.fake_flagged / self.fake if self.fake else None
+
+    def to_dict(self) -> dict[str, Any]:
+        def share(value: float | None) -> float | None:
+            return None if value is None else round(value, 6)
+
+        return {"real": self.real, "real_flagged": self.real_flagged,
+                "real_flagged_share": share(self.real_share), "fake": self.fake,
+                "fake_flagged": self.fake_flagged, "fake_flagged_share": share(self.fake_share)}
+
+
+@dataclass(frozen=True)
+class SetReport:
+    """One set's item-level quality (images and videos together) and policy flags."""
+
+    name: str
+    files: int
+    errors: int
+    metrics: Metrics
+    flags: FlagShare
+    # When the set holds one class only, its AUC is measured against every item of the
+    # other class in the whole evaluation; this says so ("" otherwise).
+    versus: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "errors": self.errors, "metrics": self.metrics.to_dict(),
+                "flags": self.flags.to_dict(), "versus": self.versus}
+
+
+def _scored(results: Iterable[FileResult]) -> list[FileResult]:
+    return [r for r in results if r.kind in ("image", "video") and r.score is not None]
+
+
+def set_report(name: str, members: Sequence[FileResult], everything: Sequence[FileResult]
+               ) -> SetReport:
+    """The report of ``members``; a one-class set is scored against the other class of all."""
+    scored = _scored(members)
+    abstained = sum(1 for r in members if r.kind in ("image", "video") and r.score is None)
+    classes = {r.label for r in scored}
+    versus = ""
+    pool = scored
+    if len(classes) == 1:
+        other = FAKE if REAL in classes else REAL
+        extra = [r for r in _scored(everything) if r.label == other]
+        if extra:
+            pool = scored + extra
+            versus = f"vs all {len(extra)} {'fake' if other == FAKE else 'real'} items scored"
+    pairs = [(r.label, r.score) for r in pool if r.score is not None]
+    metrics = compute_metrics([label for label, _ in pairs], [score for _, score in pairs],
+                              abstained)
+    return SetReport(name, len(members), sum(1 for r in members if r.error), metrics,
+                     FlagShare.of(members), versus)
+
+
+def summarise_sets(files: Sequence[LabelledFile], results: Sequence[FileResult]
+                   ) -> dict[str, SetReport]:
+    """A report per set named in ``files`` (in first-seen order), then :data:`OVERALL`.
+
+    ``results`` has one entry per distinct path (as :func:`evaluate_files` yields them); a
+    file listed in several sets counts in each, and once in the overall report.
+    """
+    by_path = {r.path: r for r in results}
+    members: dict[str, dict[str, FileResult]] = {}
+    for f in files:
+        result = by_path.get(str(f.path))
+        if result is not None:
+            members.setdefault(f.set or "(no set)", {})[result.path] = result
+    reports = {name: set_report(name, list(rs.values()), results) for name, rs in members.items()}
+    reports[OVERALL] = set_report(OVERALL, list(results), results)
+    return reports

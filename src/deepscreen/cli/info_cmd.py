@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..policy import Policy
@@ -19,14 +20,29 @@ app.add_typer(policy_app, name="policy")
 
 @app.command("signals")
 def list_signals() -> None:
-    """List the signals this installation runs, with their versions and media kinds."""
+    """List the signals this installation runs, with their versions and media kinds, then
+    the rules of signals that apply rules (the tooling signal's rules.yaml)."""
+    console = Console()
     table = Table(header_style="bold")
     for column in ("signal", "version", "kinds", "reads", "what it tells"):
         table.add_column(column, overflow="fold")
-    for name, cls in available_signals().items():
+    signals = available_signals()
+    for name, cls in signals.items():
         table.add_row(name, cls.version, ", ".join(sorted(cls.kinds)),
                       "pixels" if cls.needs_pixels else "bytes/metadata", cls.description)
-    Console().print(table)
+    console.print(table)
+    for name, cls in signals.items():
+        rules = cls.catalogue()
+        if not rules:
+            continue
+        listing = Table(title=f"{name} rules", header_style="bold")
+        for column in ("rule", "version", "confidence", "labels", "what it matches"):
+            listing.add_column(column, overflow="fold")
+        for rule in rules:
+            listing.add_row(escape(rule["name"]), escape(str(rule["version"])),
+                            f"{rule['confidence']:.2f}", escape(", ".join(rule["labels"])),
+                            escape(rule["description"]))
+        console.print(listing)
 
 
 @policy_app.command("show")

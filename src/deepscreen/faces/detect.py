@@ -14,6 +14,7 @@ the full-resolution frame. Sessions are safe to call from several threads at onc
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .onnx_session import open_session
+from ..inference import DEFAULT_PROVIDERS, open_session
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 DETECTOR_FILES = {stage: f"face_detector_{stage}.onnx" for stage in ("pnet", "rnet", "onet")}
@@ -79,7 +80,8 @@ class FaceDetector:
 
     def __init__(self, model_dir: Path | None = None, *, min_face_px: float = 40.0,
                  max_side: int = 480, thresholds: tuple[float, float, float] = (0.7, 0.7, 0.8),
-                 scale_factor: float = 0.709, threads: int = 1) -> None:
+                 scale_factor: float = 0.709, threads: int = 1,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
         if min_face_px < 12:
             raise ValueError(f"min_face_px must be at least 12 (P-Net's window), got {min_face_px}")
         if not 0.3 <= scale_factor < 1.0:
@@ -91,9 +93,9 @@ class FaceDetector:
         self.max_side = int(max_side)
         self.thresholds = thresholds
         self.scale_factor = scale_factor
-        self._pnet = open_session(directory / DETECTOR_FILES["pnet"], threads)
-        self._rnet = open_session(directory / DETECTOR_FILES["rnet"], threads)
-        self._onet = open_session(directory / DETECTOR_FILES["onet"], threads)
+        self._pnet = open_session(directory / DETECTOR_FILES["pnet"], threads, providers)
+        self._rnet = open_session(directory / DETECTOR_FILES["rnet"], threads, providers)
+        self._onet = open_session(directory / DETECTOR_FILES["onet"], threads, providers)
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in an H x W x 3 uint8 RGB image, highest score first."""

@@ -8,13 +8,14 @@ so a retrained model ships as two files and no code changes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .onnx_session import open_session
+from ..inference import DEFAULT_PROVIDERS, open_session
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_STEM = "face_sbi"
@@ -85,7 +86,7 @@ class FaceModel:
     """Run aligned face crops through the ONNX model, in batches."""
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, providers: Sequence[str] = DEFAULT_PROVIDERS) -> None:
         directory = model_dir or MODELS_DIR
         onnx_path = directory / f"{MODEL_STEM}.onnx"
         json_path = directory / f"{MODEL_STEM}.json"
@@ -98,7 +99,7 @@ class FaceModel:
             raise ValueError(f"{json_path}: unreadable: {exc}") from exc
         self.info = FaceModelInfo.from_mapping(data, str(json_path))
         self.batch_size = max(1, batch_size)
-        self._session = open_session(onnx_path, threads)
+        self._session = open_session(onnx_path, threads, providers)
         outputs = {o.name for o in self._session.get_outputs()}
         wanted = {self.info.logit_output} | ({self.info.mask_output} - {""})
         if not wanted <= outputs:

@@ -17,11 +17,13 @@ class Limits:
     decompression bomb, an endless stream or a pathological container fails fast.
     """
 
-    max_bytes: int = 1 << 30  # 1 GiB
-    max_pixels: int = 100_000_000  # per image or video frame; a 100000x100000 PNG is 10^10
+    max_bytes: int = 1 << 30  # largest item accepted, in bytes
+    # Pixels per image or video frame, checked from the header before any pixel is decoded
+    # (a 100000x100000 PNG would be 10^10).
+    max_pixels: int = 100_000_000
     max_frames: int = 600  # sampled frames per video
-    max_duration_s: float = 4 * 3600.0
-    decode_timeout_s: float = 120.0
+    max_duration_s: float = 4 * 3600.0  # longest video screened
+    decode_timeout_s: float = 120.0  # decoding time per item
     frame_interval_s: float = 1.0  # video sampling: one frame per this many seconds
     # Sampled video frames are scaled down to this longest side, which bounds memory at
     # max_frames x 1280 x 720 x 3 bytes (1.6 GB) for any input resolution.
@@ -35,7 +37,7 @@ class Limits:
     # of pictures do not depend on each other, so a video with several keyframes decodes on
     # several cores even with one thread per decoder.
     decode_segments: int = 2
-    audio_sample_rate: int = 16_000
+    audio_sample_rate: int = 16_000  # audio is decoded to mono at this rate
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -16,12 +16,14 @@ from starlette.types import Scope
 
 from ..banks import BankMatcher, open_store
 from ..errors import DeepscreenError
+from ..store import keys as api_keys
 from ..store.blobs import BlobError
 from ..version import __version__
 from . import ui
 from .admission import Admission, KeyChecker
 from .auth import DatabaseKeys
 from .context import ServiceContext
+from .docs_pages import add_offline_docs
 from .errors import status_for
 from .metrics import ServiceMetrics
 from .middleware import MetricsAndAccessLog
@@ -46,7 +48,8 @@ Reports follow the schema `deepscreen.report/1`. See docs/service.md.
 def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
     """The routes and middleware, with no storage attached (``app.state.ctx`` unset)."""
     app = FastAPI(title="Deepscreen", version=__version__, description=DESCRIPTION,
-                  lifespan=_lifespan)
+                  lifespan=_lifespan, docs_url=None, redoc_url=None)
+    add_offline_docs(app)
     for router in (scans.router, review.router, banks.router, banks.hashes_router,
                    admin.router, system.router, ui.router):
         app.include_router(router)
@@ -117,6 +120,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx.screening.start()
     ctx.webhooks.start()
     resumed = ctx.screening.resume_pending()
+    with ctx.db.session() as session:
+        has_keys = bool(api_keys.list_keys(session))
+    if not has_keys:
+        # A fresh service answers every /v1 request 401: say how to get in.
+        log.warning("no API key exists yet; create the first one with: deepscreen apikey create "
+                    "--role admin --name ops (with the same DEEPSCREEN_HOME / "
+                    "DEEPSCREEN_DATABASE_URL as this service); it is printed once")
     log.info("service started", extra={"database": ctx.db.dialect, "resumed_jobs": resumed,
                                        "removed_partial_uploads": removed,
                                        "workers": ctx.settings.workers})

@@ -25,49 +25,50 @@ MULTIPART_ALLOWANCE = 1 << 20  # form framing and fields around an upload's byte
 class ServiceSettings:
     """How the service stores, screens, limits and notifies."""
 
+    # Data folder: the SQLite database, quarantined media, signing secrets.
     home: Path = field(default_factory=default_home)
-    database_url: str | None = None  # None: sqlite in home (see store.db.database_url)
-    config: Path | None = None  # ScanConfig YAML (signals, limits, signal options)
-    policy: Path | None = None  # policy YAML; None: the built-in default
-    migrate: bool = True  # run migrations on startup (turn off when a deploy step does it)
+    # SQLAlchemy URL (postgresql://...); unset: SQLite in the data folder (service.sqlite).
+    database_url: str | None = None
+    config: Path | None = None  # scan config YAML (signals, limits, signal options)
+    policy: Path | None = None  # policy YAML; unset: the built-in default
+    migrate: bool = True  # run migrations on start (turn off when a deploy step does it)
     # Images up to this size are answered in the request; larger items and all video and
     # audio become jobs (202 + id).
     sync_max_bytes: int = 20 << 20
-    max_upload_bytes: int = 1 << 30  # larger requests get 413
+    max_upload_bytes: int = 1 << 30  # an upload over this gets 413
     workers: int = 1  # in-process job threads; 0 accepts jobs but leaves them pending
     sync_scanners: int = 2  # scanners shared by synchronous requests
-    job_max_attempts: int = 3  # a job that keeps crashing the worker is held as failed
-    rate_per_s: float = 20.0  # per API key; 0 turns rate limiting off
-    rate_burst: int = 40
-    # redis://... : one bucket per key shared by every process; None: per-process buckets
+    job_max_attempts: int = 3  # a job whose process died this often is held as failed
+    rate_per_s: float = 20.0  # tokens per second per API key; 0 turns rate limiting off
+    rate_burst: int = 40  # a key's bucket size: the most requests it can make at once
+    # redis://...: one token bucket per key shared by every process; unset: per process.
     rate_limit_url: str | None = None
-    # Jobs: Celery workers over this broker (redis://..., amqp://...), else in-process threads.
+    # Run jobs on Celery workers over this broker (redis://..., amqp://...); unset: threads.
     broker_url: str | None = None
     queue: str = "deepscreen"  # broker queue prefix: <queue>.live and <queue>.backfill
     # Redis only: seconds before an unacknowledged job goes to another worker. Must exceed
     # the longest scan, or a slow job runs twice (harmless, but wasted work).
     broker_visibility_timeout: int = 3600
     webhook_urls: tuple[str, ...] = ()  # every finished scan is POSTed to each
-    webhook_secret: str | None = None  # None: generated once into home/service/webhook.secret
-    ui_secret: str | None = None  # signs review-UI cookies; None: generated into service/ui.secret
-    webhook_max_attempts: int = 8
+    webhook_secret: str | None = None  # HMAC key of webhook signatures; unset: made once
+    ui_secret: str | None = None  # signs review-UI cookies; unset: made once (0600 file)
+    webhook_max_attempts: int = 8  # a delivery is given up after this many attempts
     webhook_backoff_s: float = 2.0  # first retry delay; doubles each attempt
-    webhook_timeout_s: float = 10.0
-    # Per-request callback URLs: () allows any host whose every address is public; a list
-    # allows only those hosts, and lets them be internal (the operator vouches for them).
+    webhook_timeout_s: float = 10.0  # one delivery attempt's time limit
+    # Hosts a per-request callback_url may name: unset allows any host whose every address
+    # is public; a list allows only those hosts, and lets them be internal.
     callback_hosts: tuple[str, ...] = ()
-    callback_ports: tuple[int, ...] = (80, 443, 8080, 8443)
+    callback_ports: tuple[int, ...] = (80, 443, 8080, 8443)  # ports a callback_url may use
     # Banks that POST /v1/hashes may propose entries for (each waits for a reviewer's
-    # approval); () = hash submissions are refused.
+    # approval); unset: hash submissions are refused.
     submission_banks: tuple[str, ...] = ()
-    # Admission (see service/admission.py): uploads at once, per key, requests per address,
-    # and how long a request body may take.
-    max_in_flight: int = 32
-    max_in_flight_per_key: int = 8
+    max_in_flight: int = 32  # uploads read and screened at once in this process; 0: no bound
+    max_in_flight_per_key: int = 8  # uploads at once for one API key; 0: no bound
+    # Requests at once from one peer address; 0: off (behind a proxy, let it do this).
     max_in_flight_per_client: int = 64
-    body_idle_timeout_s: float = 30.0
-    body_timeout_s: float = 600.0
-    log_json: bool = True
+    body_idle_timeout_s: float = 30.0  # a request body silent this long is cut with 408
+    body_timeout_s: float = 600.0  # a request body that takes longer in all is cut with 408
+    log_json: bool = True  # JSON Lines logs on stderr (false: plain text)
 
     @property
     def data_dir(self) -> Path:

@@ -28,7 +28,7 @@ from ..media import MediaKind
 from ..store import audit
 from ..store import keys as api_keys
 from ..store import records as rec
-from ..store.models import DECISIONS, QUARANTINE_STATES
+from ..store.models import DECISIONS, QUARANTINE_STATES, SUBMISSION_STATES
 from ..styles import badge_css
 from .context import Context, ServiceContext
 from .errors import status_for
@@ -257,4 +257,60 @@ def decide(entry_id: str, ctx: Context, reviewer: Reviewer,
     except DeepscreenError as exc:
         return _item_page(ctx, reviewer, entry_id, status_code=status_for(exc), error=str(exc))
     return RedirectResponse(f"{PREFIX}/items/{entry_id}?done={decision}",
+                            status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+
+
+# --- hash submissions ------------------------------------------------------------------------
+
+SHOWN_ENTRIES = 200  # a submission holds up to 10,000; the page shows the first ones
+
+
+@router.get("/submissions", response_class=HTMLResponse)
+def submissions(ctx: Context, reviewer: Reviewer,
+                state: Annotated[str, Query(max_length=20)] = "pending") -> HTMLResponse:
+    """Hash submissions waiting for a decision (or in the state asked for), oldest first."""
+    chosen = state if state in SUBMISSION_STATES else None
+    found = ctx.hash_submissions.page(reviewer.principal, state=chosen, limit=PAGE_SIZE)
+    return _page("submissions.html", reviewer=reviewer, rows=found.submissions,
+                 total=found.total, state=chosen or "", states=SUBMISSION_STATES)
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse)
+def submission(submission_id: str, ctx: Context, reviewer: Reviewer,
+               done: str | None = None) -> HTMLResponse:
+    return _submission_page(ctx, reviewer, submission_id,
+                            notice=f"Decision recorded: {done}." if done else None)
+
+
+def _submission_page(ctx: ServiceContext, reviewer: UISession, submission_id: str,
+                     notice: str | None = None, error: str | None = None,
+                     status_code: int = 200) -> HTMLResponse:
+    try:
+        row = ctx.hash_submissions.get(reviewer.principal, submission_id)
+    except NotFound as exc:
+        return _page("message.html", status_code=404, reviewer=reviewer, title="Not found",
+                     message=str(exc))
+    return _page("submission.html", status_code=status_code, reviewer=reviewer, s=row,
+                 entries=row.entries[:SHOWN_ENTRIES],
+                 more=max(0, row.entry_count - SHOWN_ENTRIES), notice=notice, error=error)
+
+
+@router.post("/submissions/{submission_id}/decision", response_class=HTMLResponse)
+def decide_submission(submission_id: str, ctx: Context, reviewer: Reviewer,
+                      decision: Annotated[str, Form(max_length=20)] = "",
+                      reason: Annotated[str, Form(max_length=4000)] = "",
+                      csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Approve or reject through the same workflow as the API; back to the page either way."""
+    if not reviewer.csrf_ok(csrf):
+        return _submission_page(ctx, reviewer, submission_id, status_code=403,
+                                error="The form token is missing or stale; reload the page.")
+    if not reason.strip():
+        return _submission_page(ctx, reviewer, submission_id, status_code=422,
+                                error="A decision needs a reason.")
+    try:
+        ctx.hash_submissions.decide(reviewer.principal, submission_id, decision, reason.strip())
+    except DeepscreenError as exc:
+        return _submission_page(ctx, reviewer, submission_id, status_code=status_for(exc),
+                                error=str(exc))
+    return RedirectResponse(f"{PREFIX}/submissions/{submission_id}?done={decision}",
                             status_code=status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)

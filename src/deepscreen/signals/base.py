@@ -38,6 +38,12 @@ class Signal(ABC):
     def inspect(self, item: Item) -> Finding:
         """Judge one item (already decoded when ``needs_pixels``)."""
 
+    @classmethod
+    def catalogue(cls) -> list[dict[str, Any]]:
+        """The rules the signal applies, one dict each (name, version, description...), for
+        ``deepscreen signals``. Most signals have none."""
+        return []
+
     def prefetch(self, item: Item) -> FrameListener | None:
         """Optionally start work on video frames while the item is still decoding.
 

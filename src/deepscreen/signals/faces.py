@@ -96,7 +96,8 @@ class FacesSignal(Signal):
     def _load(self) -> str | None:
         if self._model is None and self._unavailable is None:
             try:
-                self._model = FaceModel(self._model_dir, threads=self._threads)
+                self._model = FaceModel(self._model_dir, threads=self._threads,
+                                        providers=self.config.onnx_providers)
             except ModelNotInstalled:
                 self._unavailable = "face model not installed"
             except (ValueError, OSError) as exc:
@@ -107,7 +108,8 @@ class FacesSignal(Signal):
             folders = [d for d in (self._model_dir, None) if d is None or
                        (d / "face_detector_pnet.onnx").is_file()]
             try:
-                self._detector = FaceDetector(folders[0], min_face_px=self._detect_min)
+                self._detector = FaceDetector(folders[0], min_face_px=self._detect_min,
+                                              providers=self.config.onnx_providers)
             except FileNotFoundError:
                 self._unavailable = "face detector not installed"
         return self._unavailable

@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "deepscreen.signals.generator",
     "deepscreen.signals.watermark",
     "deepscreen.signals.faces",
+    "deepscreen.signals.tooling",
 )
 
 _REGISTRY: dict[str, type[Signal]] = {}
