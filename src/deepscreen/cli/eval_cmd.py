@@ -185,7 +185,7 @@ def _sets_table(signal: str, sets: dict[str, SetReport]) -> Table:
                       "-" if m.tpr_at_1pct_fpr is None else f"{m.tpr_at_1pct_fpr:.3f}",
                       _share(report.flags.real_flagged, own_real),
                       _share(report.flags.fake_flagged, own_fake),
-                      end_section=name == OVERALL or None)
+                      end_section=name == OVERALL)
         if report.versus:
             notes.append(f"{name}: AUC and TPR {report.versus}")
     table.caption = "\n".join(notes) or None

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 # "archive" is a media kind once the media layer screens archives; until then archives are
 # "unknown" items and this signal lists them itself.
-_KINDS = {"image", "video", "audio", "unknown"} | ({"archive"} & set(get_args(MediaKind)))
+_KINDS: set[MediaKind] = {kind for kind in get_args(MediaKind)
+                          if kind in ("image", "video", "audio", "unknown", "archive")}
 _OPTIONS = {"rules", "builtin_rules", "faceset", "faceset_detect_faces", "max_inflate_bytes",
             "max_archive_members", "max_member_bytes", "max_pickle_ops"}
 CAVEAT = ("a tool's file is evidence of face-swap tooling, not of any particular misuse; "
