@@ -140,6 +140,7 @@ class _ViewReader(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
+    # The ignore: typeshed's WriteableBuffer has no len() or slicing; io hands a memoryview.
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         chunk = self.view[self.pos:self.pos + len(target)]
         target[:len(chunk)] = chunk
@@ -158,6 +159,7 @@ class _Budget(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    # The ignore: typeshed's WriteableBuffer has no len() or slicing; io hands a memoryview.
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         if self.used >= self.limit:
             raise FormatError(f"archive listing stopped after {self.limit} bytes")
