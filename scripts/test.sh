@@ -23,4 +23,5 @@ fi
   || .venv/bin/python -m pip install -q --disable-pip-version-check 'vpdq==0.2.5' \
   || echo "vpdq not installed: its compatibility test will skip" >&2
 .venv/bin/ruff check src tests bench train
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -6,8 +6,10 @@ from typing import Any
 
 from deepscreen.provenance.c2pa_manifest import (
     AiClaim,
+    active_manifest,
     ai_declarations,
     software_agent_name,
+    source_type_terms,
     summarize_manifest,
 )
 from deepscreen.provenance.c2pa_status import describe_statuses, is_integrity_failure
@@ -84,6 +86,18 @@ def test_capture_and_missing_manifests_declare_nothing() -> None:
     capture = {"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCapture"}
     assert claims(store("a", a=manifest([capture], [ingredient("parentOf", "gone")]))) == []
     assert claims({"manifests": "not a dict"}) == []
+
+
+def test_active_manifest_of_odd_stores() -> None:
+    good = store("a", a=manifest([generated()]))
+    assert active_manifest(good)["title"] == "x.jpg"
+    assert source_type_terms(good) == ["trainedAlgorithmicMedia"]
+    # Reader JSON is untrusted: a label that is not a string (even an unhashable one), a
+    # label naming no manifest, or a manifest that is not an object means "no active manifest".
+    for odd in ({"active_manifest": ["a"], "manifests": {"a": manifest()}}, store("gone"),
+                {"active_manifest": "a", "manifests": {"a": "not a dict"}}, {}):
+        assert active_manifest(odd) == {}
+        assert source_type_terms(odd) == []
 
 
 def test_software_agent_forms() -> None:

@@ -262,3 +262,16 @@ def test_hostile_names_and_metadata_never_break_or_forge_the_output(tmp_path) ->
     assert status == 1 and "MarkupError" not in table and "Traceback" not in table, table
     assert "\x1b[2J" not in table and "\u202e" not in table and "\x07" not in table
     assert "holiday [final].png" in table
+
+
+def test_limit_flags_override_only_the_limits_given() -> None:
+    from deepscreen.cli.scan_cmd import _scan_config
+    from deepscreen.config import ScanConfig
+
+    base = ScanConfig()
+    assert _scan_config(base, frame_interval=None, max_bytes=None, html_report=False) is base
+    both = _scan_config(base, frame_interval=2.5, max_bytes=1000, html_report=False)
+    assert (both.limits.frame_interval_s, both.limits.max_bytes) == (2.5, 1000)
+    one = _scan_config(base, frame_interval=None, max_bytes=7, html_report=False)
+    assert (one.limits.frame_interval_s, one.limits.max_bytes) == (base.limits.frame_interval_s, 7)
+    assert base.limits.max_bytes != 7  # the configuration given is left as it was

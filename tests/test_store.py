@@ -256,6 +256,15 @@ def test_upgrade_adopts_bank_tables_the_banks_package_created(tmp_path: Path) ->
     db.dispose()
 
 
+def test_migrations_without_a_connection_or_url_say_how_to_migrate() -> None:
+    from alembic import command
+
+    from deepscreen.database import alembic_config
+
+    with pytest.raises(RuntimeError, match=r"sqlalchemy\.url is not set.*deepscreen db upgrade"):
+        command.upgrade(alembic_config(), "head")
+
+
 def test_migrations_downgrade_to_nothing_and_back(database: Database) -> None:
     from alembic import command
 

@@ -37,7 +37,10 @@ def field_comments(cls: type) -> dict[str, str]:
             comments[token.start[0]] = token.string.lstrip("#").strip()
     lines = source.splitlines()
     found: dict[str, str] = {}
-    for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
+    definition = ast.parse(source).body[0]
+    if not isinstance(definition, ast.ClassDef):
+        raise TypeError(f"the source of {cls.__name__} does not start with its class statement")
+    for node in definition.body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             continue
         end = node.end_lineno or node.lineno

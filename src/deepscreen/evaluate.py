@@ -37,8 +37,12 @@ _LABEL_WORDS = {"real": REAL, "0": REAL, "pristine": REAL, "original": REAL,
 
 # --- metrics -----------------------------------------------------------------------------------
 
+# Lists, or the 1-D arrays the metric functions hand each other once validated.
+Labels = Sequence[int] | np.ndarray
+Scores = Sequence[float] | np.ndarray
 
-def _validate(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+
+def _validate(labels: Labels, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels, dtype=np.int64).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != s.shape:
@@ -50,7 +54,7 @@ def _validate(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarra
     return y, s
 
 
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+def roc_auc(labels: Labels, scores: Scores) -> float:
     """Area under the ROC curve: P(score of a fake > score of a real), ties counting half.
 
     Computed from average ranks (the Mann-Whitney U statistic), exact under ties.
@@ -83,7 +87,7 @@ def _operating_points(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, ...]:
     return s_sorted[last_of_run], tp, fp
 
 
-def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float:
+def average_precision(labels: Labels, scores: Scores) -> float:
     """Average precision: sum over thresholds of (recall step) x precision, ties grouped."""
     y, s = _validate(labels, scores)
     n_pos = int(y.sum())
@@ -95,7 +99,7 @@ def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def tpr_at_fpr(labels: Sequence[int], scores: Sequence[float], max_fpr: float = 0.01
+def tpr_at_fpr(labels: Labels, scores: Scores, max_fpr: float = 0.01
                ) -> tuple[float, float]:
     """The highest true-positive rate with false-positive rate <= ``max_fpr``, and its threshold.
 
@@ -118,7 +122,7 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0  # fixed: the same data always gets the same interval
 
 
-def auc_confidence_interval(labels: Sequence[int], scores: Sequence[float],
+def auc_confidence_interval(labels: Labels, scores: Scores,
                             clusters: Sequence[int] | None = None, level: float = 0.95,
                             resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float] | None:
     """Percentile bootstrap interval of the ROC AUC, resampling reals and fakes apart.
@@ -182,7 +186,7 @@ class Metrics:
         return {k: rounded(v) for k, v in asdict(self).items()}
 
 
-def compute_metrics(labels: Sequence[int], scores: Sequence[float], abstained: int = 0,
+def compute_metrics(labels: Labels, scores: Scores, abstained: int = 0,
                     clusters: Sequence[int] | None = None) -> Metrics:
     """All metrics for one group; undefined ones are None with a note (e.g. no reals).
 

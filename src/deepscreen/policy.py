@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import yaml
 
@@ -171,7 +172,7 @@ class Policy:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> Policy:
+    def load(cls, path: str | os.PathLike[str]) -> Policy:
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -205,8 +206,13 @@ def _member_reasons(members: Sequence[MemberVerdict]) -> list[Reason]:
     return reasons
 
 
+def is_action(value: object) -> TypeGuard[Action]:
+    """Whether ``value`` is one of the four verdicts (a stored report may hold anything)."""
+    return value in ACTIONS
+
+
 def _action(value: Any, where: str) -> Action:
-    if value not in ACTIONS:
+    if not is_action(value):
         raise PolicyError(f"{where}: action {value!r} is not one of {', '.join(ACTIONS)}")
     return value
 

@@ -11,7 +11,7 @@ from typing import Any
 from .errors import DeepscreenError
 from .findings import Finding
 from .media import ItemInfo
-from .policy import Verdict
+from .policy import Action, Verdict
 from .version import __version__
 
 SCHEMA = "deepscreen.report/1"
@@ -39,7 +39,7 @@ class Report:
     members: tuple[Report, ...] = ()
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         return self.verdict.action
 
     @property

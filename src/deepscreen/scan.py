@@ -146,10 +146,10 @@ class Scanner:
     def _run_signal(self, signal: Signal, item: Item) -> Finding:
         if item.kind not in signal.kinds:
             return Finding.abstain(signal.name, signal.version, f"does not handle {item.kind}")
-        refused = item.decode_error is not None and item.decode_error.code in REFUSED_CODES
-        if refused and not signal.runs_on_refused:
+        problem = item.decode_error
+        if problem is not None and problem.code in REFUSED_CODES and not signal.runs_on_refused:
             return Finding.abstain(signal.name, signal.version,
-                                   f"item refused before screening ({item.decode_error.code})")
+                                   f"item refused before screening ({problem.code})")
         if signal.needs_pixels and not item.screenable:
             return Finding.abstain(signal.name, signal.version, "item could not be decoded")
         t0 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .policy import ACTIONS, Action
+from .policy import ACTIONS, Action, is_action
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,7 @@ FLAGGED_COLOUR = VERDICT_STYLES["block"].colour  # a score over its threshold, a
 
 
 def verdict_colour(action: str) -> str:
-    style = VERDICT_STYLES.get(action)  # type: ignore[call-overload]
-    return style.colour if style is not None else UNKNOWN_COLOUR
+    return VERDICT_STYLES[action].colour if is_action(action) else UNKNOWN_COLOUR
 
 
 def badge_css() -> str:

@@ -93,7 +93,8 @@ class BankIndex:
     @classmethod
     def load(cls, folder: Path, bank: Bank) -> BankIndex:
         def arr(name: str) -> np.ndarray:
-            return np.load(folder / f"{name}.npy", mmap_mode="r")
+            mapped: np.ndarray = np.load(folder / f"{name}.npy", mmap_mode="r")
+            return mapped
 
         exact = {t: (ExactIndex.load(folder, t), arr(f"{t}.ids")) for t in _DIGEST_WIDTH}
         return cls(bank=bank, exact=exact, pdq=PdqIndex.load(folder, "pdq"),

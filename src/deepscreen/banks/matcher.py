@@ -125,7 +125,7 @@ class BankMatcher:
                 if m.entry_id in entries else m for m in found]
 
     def _exact(self, index: BankIndex, hashes: ItemHashes) -> list[BankMatch]:
-        out = []
+        out: list[BankMatch] = []
         for name, (exact, ids) in index.exact.items():
             for value, _meta in SIGNAL_TYPES[name].from_item(hashes):  # none when too large
                 out.extend(BankMatch(index.bank.name, index.bank.label, int(ids[row]), name)

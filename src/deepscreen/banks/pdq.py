@@ -48,7 +48,8 @@ def _dct_matrix() -> np.ndarray:
     """The reference's 16 x 64 DCT-II rows for frequencies 1..16, rounded to float32 as it is."""
     i = np.arange(1, HASH_DIM + 1)[:, None]
     j = np.arange(OUTPUT_DIM)[None, :]
-    matrix = np.sqrt(2.0 / OUTPUT_DIM) * np.cos(np.pi / 2.0 / OUTPUT_DIM * i * (2 * j + 1))
+    matrix: np.ndarray = np.sqrt(2.0 / OUTPUT_DIM) * np.cos(
+        np.pi / 2.0 / OUTPUT_DIM * i * (2 * j + 1))
     return matrix.astype(np.float32).astype(np.float64)
 
 
@@ -158,7 +159,8 @@ def downsample(picture: np.ndarray) -> np.ndarray:
     for channel in range(1, channels):
         luma += blurred[:, :, channel] * luma_weights[channel]
     # Horizontal blur of the 64 kept columns.
-    return np.einsum("kjr,jr->kj", luma[:, columns], column_weights)
+    buffer: np.ndarray = np.einsum("kjr,jr->kj", luma[:, columns], column_weights)
+    return buffer
 
 
 def quality(buffer: np.ndarray) -> int:
@@ -178,7 +180,8 @@ def quality(buffer: np.ndarray) -> int:
 
 def dct16(buffer: np.ndarray) -> np.ndarray:
     """The 16 x 16 DCT block (frequencies 1..16 along each axis) of the 64 x 64 buffer."""
-    return _DCT @ np.asarray(buffer, dtype=np.float64) @ _DCT.T
+    block: np.ndarray = _DCT @ np.asarray(buffer, dtype=np.float64) @ _DCT.T
+    return block
 
 
 def _checkerboard() -> np.ndarray:

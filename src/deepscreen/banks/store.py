@@ -99,7 +99,7 @@ class BankStore:
                                                                                  ":memory:")
         # An in-memory database lives and dies with the process: nothing to cache indexes for.
         self.persistent = not in_memory
-        if parsed.get_backend_name() == "sqlite" and not in_memory:
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not in_memory:
             self.sqlite_path = Path(parsed.database).expanduser()
         self.engine: Engine = make_engine(url)
         try:

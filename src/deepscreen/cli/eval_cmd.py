@@ -78,10 +78,12 @@ def eval_command(
       deepscreen eval --csv labels.csv --out scores.jsonl
       deepscreen eval --csv bench/face_dev_suite.csv --json > dev.json
     """
-    if (directory is None) == (csv_file is None):
+    if csv_file is not None and directory is None:
+        files = load_labelled_csv(csv_file, data_root)
+    elif directory is not None and csv_file is None:
+        files = load_labelled_dir(directory)
+    else:
         raise DeepscreenError("give either a folder with real/ and fake/ or --csv FILE")
-    files = (load_labelled_csv(csv_file, data_root) if csv_file
-             else load_labelled_dir(directory))  # type: ignore[arg-type]
     missing = [str(f.path) for f in files if not f.path.is_file()]
     if missing:
         raise DeepscreenError(f"{len(missing)} listed file(s) not found, e.g. {missing[0]}")
@@ -183,7 +185,7 @@ def _sets_table(signal: str, sets: dict[str, SetReport]) -> Table:
                       "-" if m.tpr_at_1pct_fpr is None else f"{m.tpr_at_1pct_fpr:.3f}",
                       _share(report.flags.real_flagged, own_real),
                       _share(report.flags.fake_flagged, own_fake),
-                      end_section=name == OVERALL or None)
+                      end_section=name == OVERALL)
         if report.versus:
             notes.append(f"{name}: AUC and TPR {report.versus}")
     table.caption = "\n".join(notes) or None

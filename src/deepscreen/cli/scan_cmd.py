@@ -136,11 +136,13 @@ def scan(
 def _scan_config(cfg: ScanConfig, *, frame_interval: float | None, max_bytes: int | None,
                  html_report: bool) -> ScanConfig:
     """The configuration with the command-line overrides applied."""
-    limit_overrides: dict[str, float] = {k: v for k, v in {"frame_interval_s": frame_interval,
-                                                           "max_bytes": max_bytes}.items()
-                                         if v is not None}
-    if limit_overrides:
-        cfg = replace(cfg, limits=replace(cfg.limits, **limit_overrides))  # type: ignore[arg-type]
+    limits = cfg.limits
+    if frame_interval is not None:
+        limits = replace(limits, frame_interval_s=frame_interval)
+    if max_bytes is not None:
+        limits = replace(limits, max_bytes=max_bytes)
+    if limits is not cfg.limits:
+        cfg = replace(cfg, limits=limits)
     if html_report:
         # The HTML report shows face crops and frames; the faces signal adds them only on
         # request (they make JSON reports larger). An explicit config setting still wins.

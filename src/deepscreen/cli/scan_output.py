@@ -160,7 +160,7 @@ class TableOutput:
                      f"{markup_safe(', '.join(x.signals))})[/]" for x in r.verdict.reasons]
             if self._verbose:
                 lines += [f"[dim]{markup_safe(finding_line(f))}[/]" for f in r.findings]
-            style = VERDICT_STYLES.get(r.action)  # type: ignore[call-overload]
+            style = VERDICT_STYLES.get(r.action)
             verdict = f"[{style.terminal}]{r.action}[/]" if style else markup_safe(r.action)
             table.add_row(markup_safe(r.item.source),
                           markup_safe(f"{r.item.kind}/{r.item.format}"), verdict,

@@ -7,7 +7,7 @@ one of these commands runs, so the rest of the CLI works without it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from rich.table import Table
 from ..errors import DeepscreenError
 from .app import app
 from .common import ConfigOption, HomeOption
+
+if TYPE_CHECKING:  # imported for real only inside the commands (the service extra)
+    from ..service.settings import ServiceSettings
+    from ..store import Database
 
 db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for the service (submitter, reviewer, admin).",
@@ -31,7 +35,7 @@ DatabaseOption = Annotated[
 ]
 
 
-def _settings(home: Path | None, database_url: str | None, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(home: Path | None, database_url: str | None, **overrides: Any) -> ServiceSettings:
     try:
         from ..service.settings import ServiceSettings
     except ModuleNotFoundError as exc:
@@ -40,7 +44,7 @@ def _settings(home: Path | None, database_url: str | None, **overrides: object):
     return ServiceSettings.from_env(home=home, database_url=database_url, **overrides)
 
 
-def _database(home: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _database(home: Path | None, database_url: str | None) -> Database:
     from ..store import Database
 
     return Database(_settings(home, database_url).resolved_database_url())

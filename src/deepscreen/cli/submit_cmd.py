@@ -64,8 +64,8 @@ def submit(
         typer.echo(f"submitted {progress.submitted} file(s), skipped {len(progress.skipped)}, "
                    f"already screened {progress.already_screened}; paused {progress.waits} "
                    f"time(s) at {max_in_flight} in flight", err=True)
-        for path, why in progress.skipped:
-            typer.echo(f"  skipped {path}: {why}", err=True)
+        for skipped, why in progress.skipped:
+            typer.echo(f"  skipped {skipped}: {why}", err=True)
         if wait or (service.executor is not None and service.executor.runs_here):
             backfill.wait_done()
             typer.echo("every submitted job has finished", err=True)

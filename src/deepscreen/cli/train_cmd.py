@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -21,7 +22,7 @@ from .app import app
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
 
 
-def _import_training() -> object:
+def _import_training() -> ModuleType:
     """Import ``train.train``, looking in the working directory and the source checkout."""
     if importlib.util.find_spec("torch") is None:
         raise DeepscreenError(
@@ -72,7 +73,7 @@ def train_command(
     training = _import_training()
     logging.getLogger("deepscreen.train").setLevel(logging.INFO)
     try:
-        best = training.train(config, resume=resume)  # type: ignore[attr-defined]
+        best = training.train(config, resume=resume)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise DeepscreenError(f"training config {config}: {exc}") from exc
     typer.echo(f"best checkpoint: {best}")

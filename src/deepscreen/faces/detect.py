@@ -286,7 +286,8 @@ def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
     """Apply box regression: offsets are fractions of the box's width and height."""
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
-    return boxes + reg * np.stack([w, h, w, h], axis=1)
+    regressed: np.ndarray = boxes + reg * np.stack([w, h, w, h], axis=1)
+    return regressed
 
 
 def _square(boxes: np.ndarray) -> np.ndarray:

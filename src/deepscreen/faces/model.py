@@ -57,6 +57,7 @@ class FaceModelInfo:
                 version=str(data.get("version", "unknown")),
                 input_size=size,
                 input_name=str(data.get("input_name", "input")),
+                # Their length (3) is checked below, after every field has been converted.
                 mean=mean,  # type: ignore[arg-type]
                 std=std,  # type: ignore[arg-type]
                 logit_output=str(outputs["logit"]),
@@ -107,7 +108,7 @@ class FaceModel:
         self._outputs = [self.info.logit_output] + (
             [self.info.mask_output] if self.info.mask_output else [])
         scale = 1.0 / (255.0 * np.asarray(self.info.std, np.float32))
-        self._scale = scale.reshape(1, 3, 1, 1)
+        self._scale: np.ndarray = scale.reshape(1, 3, 1, 1)
         self._shift = (np.asarray(self.info.mean, np.float32) / np.asarray(self.info.std, np.float32)
                        ).reshape(1, 3, 1, 1)
 
@@ -136,4 +137,5 @@ class FaceModel:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Clipped so a huge logit cannot overflow exp (a warning, then exactly 0 or 1 anyway).
-    return (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
+    probability: np.ndarray = (1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))).astype(np.float32)
+    return probability

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_TRACKED_FACES = 8
 
 Detections = list[list[Face]]  # per frame, the faces found in it
+RunDetections = list[tuple[int, list[Face]]]  # one run's (frame index, faces found in it)
 
 
 def detect_run(detector: FaceDetector, frames: Iterable[Frame],
@@ -65,6 +66,7 @@ def detect_frames(detector: FaceDetector, frames: list[Frame], every: int,
 
 
 _END = None  # queue sentinel: the run has no more frames
+Inbox = queue.SimpleQueue[Frame | None]  # a run's frames as they arrive, then _END
 
 
 class StreamingDetection:
@@ -75,13 +77,13 @@ class StreamingDetection:
     and returns the detections if they cover exactly the frames the item ended up with.
     """
 
-    def __init__(self, detector: FaceDetector, every: int, submit: Callable[..., Future],
+    def __init__(self, detector: FaceDetector, every: int, submit: Callable[..., Future[RunDetections]],
                  on_detected: Callable[[Frame, list[Face]], None] | None = None) -> None:
         self._detector = detector
         self._on_detected = on_detected  # more work per frame, on the same thread
         self._every = max(1, every)
         self._submit = submit
-        self._runs: dict[int, tuple[queue.SimpleQueue, Future]] = {}
+        self._runs: dict[int, tuple[Inbox, Future[RunDetections]]] = {}
         self._seen: list[tuple[int, float]] = []
 
     # --- FrameListener --------------------------------------------------------------------
@@ -89,7 +91,7 @@ class StreamingDetection:
     def frame(self, frame: Frame) -> None:
         run = frame.index // self._every
         if run not in self._runs:
-            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            inbox: Inbox = queue.SimpleQueue()
             self._runs[run] = (inbox, self._submit(self._work, inbox))
         inbox = self._runs[run][0]
         inbox.put(frame)
@@ -127,14 +129,14 @@ class StreamingDetection:
             return None
         return [by_index[f.index] for f in frames]
 
-    def _work(self, inbox: queue.SimpleQueue) -> list[tuple[int, list[Face]]]:
+    def _work(self, inbox: Inbox) -> RunDetections:
         """One run: detect each frame as soon as it arrives, until the run's end."""
 
         def incoming() -> Iterable[Frame]:
             while (frame := inbox.get()) is not _END:
                 yield frame
 
-        done: list[tuple[int, list[Face]]] = []
+        done: RunDetections = []
         for frame, faces in detect_run(self._detector, incoming(), self._on_detected):
             done.append((frame.index, faces))
         return done

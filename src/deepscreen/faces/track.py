@@ -42,7 +42,9 @@ def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
     inter = iw * ih
 
     def area(x: np.ndarray) -> np.ndarray:
-        return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+        extent: np.ndarray = (np.clip(x[..., 2] - x[..., 0], 0, None)
+                              * np.clip(x[..., 3] - x[..., 1], 0, None))
+        return extent
 
     union = area(boxes_a) + area(boxes_b) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)

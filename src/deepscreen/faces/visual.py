@@ -52,7 +52,8 @@ def heatmap_overlay(crop: np.ndarray, heatmap: np.ndarray, size: int = 128,
     coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
     coloured = cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
     alpha = (strength * heat)[..., None]  # cool areas stay see-through
-    return (base * (1 - alpha) + coloured * alpha).astype(np.uint8)
+    blended: np.ndarray = (base * (1 - alpha) + coloured * alpha).astype(np.uint8)
+    return blended
 
 
 def heatmap_grid(heatmap: np.ndarray, cells: int) -> list[list[float]]:

@@ -78,7 +78,7 @@ def _from_stealth(payload: StealthPayload) -> Declaration:
     if isinstance(data, dict):
         text_fields = {key: value if isinstance(value, str) else json.dumps(value)
                        for key, value in data.items()}
-        declaration = novelai.parse(text_fields, origin=origin)
-        if declaration is not None:
-            return declaration
+        from_novelai = novelai.parse(text_fields, origin=origin)
+        if from_novelai is not None:
+            return from_novelai
     return a1111.parse_infotext(payload.text, origin)

@@ -50,7 +50,9 @@ def parse_infotext(text: str, key: str, tool: str = "automatic1111") -> Declarat
     lines = text.strip().splitlines()
     pairs = _settings_line(lines[-1:])
     body = lines[:-1] if pairs else lines
-    prompt, negative, in_negative = [], [], False
+    prompt: list[str] = []
+    negative: list[str] = []
+    in_negative = False
     for line in body:
         if line.startswith(_NEGATIVE):
             in_negative, line = True, line[len(_NEGATIVE):]

@@ -71,8 +71,8 @@ def parse(fields: Mapping[str, str]) -> Declaration | None:
     prompt = _load(fields, prompt_key)
     workflow = _load(fields, workflow_key)
     # "prompt" alone is a common key name; claim it only when it looks like a ComfyUI graph.
-    if workflow_key is None and not isinstance(prompt, dict) and not _looks_like_json(
-            fields[prompt_key]):
+    if (prompt_key is not None and workflow_key is None and not isinstance(prompt, dict)
+            and not _looks_like_json(fields[prompt_key])):
         return None
     keys = [key for key in (prompt_key, workflow_key) if key is not None]
     declaration = Declaration(tool="comfyui", keys=keys)
@@ -143,15 +143,16 @@ def _read_prompt_graph(declaration: Declaration, graph: dict[str, Any]) -> None:
 
 def _prompt_text(nodes: dict[str, dict[str, Any]], sampler: dict[str, Any]) -> str | None:
     """Follow the sampler's positive conditioning back to the node that holds the text."""
-    node: dict[str, Any] | None = sampler
+    node = sampler
     for _ in range(_MAX_CHAIN):
         link = next((node["inputs"][key] for key in _CONDITIONING_INPUTS
                      if _is_link(node["inputs"].get(key))), None)
         if link is None:
             return None
-        node = nodes.get(str(link[0]))
-        if node is None:
+        linked = nodes.get(str(link[0]))
+        if linked is None:
             return None
+        node = linked
         text = _text_of(node)
         if text:
             return text

@@ -43,7 +43,7 @@ def parse(fields: Mapping[str, str]) -> Declaration | None:
     return declaration
 
 
-def _json(declaration: Declaration, fields: Mapping[str, str], key: str) -> dict | None:
+def _json(declaration: Declaration, fields: Mapping[str, str], key: str) -> dict[str, Any] | None:
     try:
         data = json.loads(fields[key])
     except json.JSONDecodeError as exc:

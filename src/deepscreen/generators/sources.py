@@ -40,7 +40,8 @@ def collect_fields(image: Image.Image) -> tuple[dict[str, str], list[str]]:
     fields: dict[str, str] = {}
     problems: list[str] = []
     for key, value in image.info.items():
-        if isinstance(value, str) and key != "XML:com.adobe.xmp":
+        # Text chunks have str keys; only IPTC's (record, dataset) tuple keys (bytes values) do not.
+        if isinstance(key, str) and isinstance(value, str) and key != "XML:com.adobe.xmp":
             fields[key] = value[:MAX_FIELD_CHARS]
     comment = image.info.get("comment")
     if isinstance(comment, bytes) and comment:

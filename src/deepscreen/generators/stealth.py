@@ -43,6 +43,7 @@ class StealthPayload:
 
 def read_stealth(image: Image.Image) -> StealthPayload | None:
     """The stealth record hidden in ``image``, or None when no signature is present."""
+    modes: tuple[str, ...]
     if image.mode == "RGBA":
         modes = ("alpha", "rgb")
     elif image.mode == "RGB":

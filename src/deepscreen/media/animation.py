@@ -177,7 +177,7 @@ def _shown(image: Image.Image, orientation: int, max_side: int) -> np.ndarray:
     if longest > max_side:  # scaled first (Pillow weights by alpha): compositing stays small
         scale = max_side / longest
         rgba = rgba.resize((max(1, round(rgba.width * scale)), max(1, round(rgba.height * scale))),
-                           Image.BILINEAR)
+                           Image.Resampling.BILINEAR)
     page = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
     picture = Image.alpha_composite(page, rgba).convert("RGB")
     if orientation in _TRANSPOSE:

@@ -29,8 +29,8 @@ import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ..errors import MediaError
 from .archive_tree import (
@@ -141,25 +141,38 @@ def _looks_like_tar(header: bytes) -> bool:
     if header[257:262] == b"ustar":
         return True
     try:  # a pre-POSIX tar: only its header checksum says so
-        return tarfile.calc_chksums(header)[0] == int(header[148:156].strip(b" \x00") or b"-1", 8)
+        declared = int(header[148:156].strip(b" \x00") or b"-1", 8)
     except ValueError:
         return False
+    # The checksum sums the header's bytes with its own 8-byte field counted as spaces.
+    return declared == sum(header[:148]) + 8 * 0x20 + sum(header[156:512])
 
 
 # --- bounded decompression --------------------------------------------------------------------
 
-_DECOMPRESSORS = {
-    "gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
-    "bzip2": lambda raw: bz2.BZ2File(raw, mode="rb"),
-    "xz": lambda raw: lzma.LZMAFile(raw, mode="rb"),  # noqa: SIM115 - closed by its reader
-}
+def _gzip(raw: BinaryIO) -> IO[bytes]:
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # stub: no IO
+
+
+def _bzip2(raw: BinaryIO) -> IO[bytes]:
+    return bz2.BZ2File(raw, mode="rb")
+
+
+def _xz(raw: BinaryIO) -> IO[bytes]:
+    return lzma.LZMAFile(raw, mode="rb")
+
+
+# Each opens a decompressing reader over a raw stream; the caller closes it.
+_DECOMPRESSORS: dict[str, Callable[[BinaryIO], IO[bytes]]] = {
+    "gzip": _gzip, "bzip2": _bzip2, "xz": _xz}
 
 
 class _Guarded(io.RawIOBase):
     """A decompressed stream that refuses to grow past the limits: the tree's byte budget
     (when ``count``) and ``archive_max_ratio`` of output to compressed input consumed."""
 
-    def __init__(self, stream: Any, item: Item, tree: ArchiveTree, count: bool = True) -> None:
+    def __init__(self, stream: IO[bytes], item: Item, tree: ArchiveTree,
+                 count: bool = True) -> None:
         self.stream, self.item, self.tree, self.count = stream, item, tree, count
         self.raw = getattr(stream, "fileobj", None) or getattr(stream, "_fp", None)
         self.produced = 0  # furthest decompressed position reached
@@ -237,7 +250,11 @@ class _Guarded(io.RawIOBase):
             super().close()
 
 
-def _read_bounded(stream: BinaryIO, limit: int, what: str) -> bytes:
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def _read_bounded(stream: _Readable, limit: int, what: str) -> bytes:
     """All of ``stream``, refusing more than ``limit`` bytes."""
     chunks, total = [], 0
     while chunk := stream.read(CHUNK):
@@ -425,7 +442,9 @@ class TarReader:
         except (tarfile.TarError, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError,
                 UnicodeDecodeError) as exc:
             raise MediaError("decode-failed", f"cannot read the TAR: {exc}") from exc
-        self.tar.members = []  # the listing is ours; let tarfile not keep a second copy
+        # The listing is ours; let tarfile not keep a second copy (``members`` is the list
+        # getmembers() returns, missing from the type stubs).
+        self.tar.members = []  # type: ignore[attr-defined]
         self.tree.room_for(sum(min(e.size or 0, limits.max_bytes) for e in entries
                                if e.type == "file"))
         return entries

@@ -11,7 +11,7 @@ import time
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
 from .animation import ANIMATED_FORMATS, check_budget, choose_samples, decode_frames, read_timeline
@@ -25,7 +25,7 @@ try:  # HEIC/HEIF and AVIF through libheif; optional only so a broken wheel neve
     if hasattr(pillow_heif, "register_avif_opener") and ".avif" not in Image.registered_extensions():
         pillow_heif.register_avif_opener()
 except Exception:  # pragma: no cover - depends on the platform wheel
-    pillow_heif = None
+    pass  # HEIC/HEIF and AVIF then decode as unknown formats; every other format is unaffected
 
 
 def decode_image(item: Item) -> None:
@@ -69,7 +69,7 @@ def decode_image(item: Item) -> None:
                          f"image is over the pixel limit (a possible decompression bomb): {exc}"
                          ) from exc
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, RuntimeError,
-            TypeError, Image.UnidentifiedImageError) as exc:
+            TypeError, UnidentifiedImageError) as exc:
         # IndexError and struct.error: Pillow's GIF and TIFF readers on truncated headers;
         # TypeError: its TIFF reader on a tile without dimensions; RuntimeError: libheif
         # (pillow-heif) on corrupt HEIC/AVIF data (all found by bench/fuzz.py, samples in

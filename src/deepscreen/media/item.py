@@ -196,11 +196,13 @@ class ItemInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ItemInfo:
         known = {f: data.get(f) for f in cls.__dataclass_fields__}
+        # Values are whatever the stored JSON held (Any); the identity fields are coerced.
         path = known["member_path"]
-        return cls(**{**known, "source": str(known["source"] or ""),
-                      "size": int(known["size"] or 0), "sha256": str(known["sha256"] or ""),
-                      "md5": str(known["md5"] or ""), "animated": bool(known["animated"]),
-                      "member_path": tuple(path) if path else None})
+        fields: dict[str, Any] = {
+            **known, "source": str(known["source"] or ""), "size": int(known["size"] or 0),
+            "sha256": str(known["sha256"] or ""), "md5": str(known["md5"] or ""),
+            "animated": bool(known["animated"]), "member_path": tuple(path) if path else None}
+        return cls(**fields)
 
     def renamed(self, source: str) -> ItemInfo:
         return replace(self, source=source)

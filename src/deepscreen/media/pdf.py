@@ -110,7 +110,7 @@ class PdfImages:
                                  f"over the limit of {limits.max_pixels:,} (a possible "
                                  f"decompression bomb)")
             if _last_filter(image) in _JPEG_FILTERS + _JPEG2000_FILTERS:
-                data = image.get_data()  # filters before DCT are decoded; DCT is passed through
+                data = bytes(image.get_data())  # filters before DCT decoded; DCT passed through
             else:
                 buffer = io.BytesIO()
                 image.decode_as_image().save(buffer, format="PNG", compress_level=1)

@@ -90,11 +90,19 @@ def _check_shape(item: Item, stream: av.video.stream.VideoStream) -> None:
     item.decode_info["codec"] = ctx.name
 
 
+def _time_base(stream: av.video.stream.VideoStream) -> float:
+    """Seconds per timestamp tick. FFmpeg gives every demuxed stream one; PyAV reads a 0/x
+    time base as None, which would otherwise escape as a TypeError."""
+    if stream.time_base is None:
+        raise MediaError("decode-failed", "the video stream declares no time base")
+    return float(stream.time_base)
+
+
 def _plan(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
           item: Item, deadline: float) -> _Plan:
     """Demux (no decoding) to learn the keyframe times and the real duration."""
     limits = item.limits
-    tb = float(stream.time_base)
+    tb = _time_base(stream)
     keyframes: list[float] = []
     last_pts = 0.0
     packets = 0
@@ -165,7 +173,7 @@ def _sample(container: av.container.InputContainer, stream: av.video.stream.Vide
     # Frames no other frame refers to (most B-frames) need not be decoded to reach a later
     # one; skipping them halves H.264 decoding. A sample then lands on the next reference
     # frame, a few frames later at most, and its real time is recorded.
-    seeking = _Seeking(time_base=float(stream.time_base),
+    seeking = _Seeking(time_base=_time_base(stream),
                        half_frame=0.5 / item.fps if item.fps else 0.02,
                        snap=min(0.25, item.limits.frame_interval_s / 4),
                        max_side=item.limits.video_max_side, skip_nonref=skip_nonref,
@@ -217,7 +225,9 @@ def _split_at_keyframes(plan: _Plan, seeking: _Seeking, parts: int) -> list[list
     if parts < 2 or len(groups) < 2:
         return [list(plan.times)]
     work = [max(times[-1] - start, 0.0) + 0.1 for start, times in groups]  # +0.1: the seek
-    total, done, runs, current = sum(work), 0.0, [], []
+    total, done = sum(work), 0.0
+    runs: list[list[float]] = []
+    current: list[float] = []
     for (_, times), cost in zip(groups, work, strict=True):
         # Cut before this group once the runs so far hold their share of the work.
         if current and len(runs) < parts - 1 and done >= total * (len(runs) + 1) / parts:

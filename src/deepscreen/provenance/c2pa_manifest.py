@@ -132,7 +132,7 @@ def _ingredient_failure_codes(ingredient: dict[str, Any]) -> list[str]:
 
 def summarize_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     """A manifest as report evidence: generator, title, signer, actions and ingredients."""
-    signature = manifest.get("signature_info") if isinstance(manifest.get("signature_info"), dict) else {}
+    signature = json_object(manifest.get("signature_info"))
     generator_info = [
         {k: v for k, v in info.items() if k in ("name", "version")}
         for info in _list(manifest.get("claim_generator_info")) if isinstance(info, dict)
@@ -168,7 +168,7 @@ def ai_declarations(store: dict[str, Any]) -> list[AiDeclaration]:
     over (an edited AI image is still an AI image); a ``componentOf`` ingredient's generated
     content makes the asset AI-edited, not AI-generated as a whole.
     """
-    manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
+    manifests = json_object(store.get("manifests"))
     active = store.get("active_manifest")
     found: list[AiDeclaration] = []
     seen: set[str] = set()
@@ -212,13 +212,22 @@ def _declared_source_types(manifest: dict[str, Any]) -> Iterator[tuple[str, str,
 
 def source_type_terms(store: dict[str, Any]) -> list[str]:
     """Distinct source-type terms declared by the active manifest (for informative labels)."""
-    manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
-    manifest = manifests.get(store.get("active_manifest"))
-    if not isinstance(manifest, dict):
-        return []
-    terms = [source_type_term(st) for _, st, _ in _declared_source_types(manifest)]
+    terms = [source_type_term(st) for _, st, _ in _declared_source_types(active_manifest(store))]
     return list(dict.fromkeys(terms))
 
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def active_manifest(store: dict[str, Any]) -> dict[str, Any]:
+    """The manifest the store names active, or an empty one when it names none it holds."""
+    label = store.get("active_manifest")
+    if not isinstance(label, str):
+        return {}
+    return json_object(json_object(store.get("manifests")).get(label))
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: reader JSON is untrusted."""
+    return value if isinstance(value, dict) else {}

@@ -9,7 +9,7 @@ import mmap
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PIL import Image, IptcImagePlugin
+from PIL import Image, ImageFile, IptcImagePlugin
 
 from ..media import Item
 from .xmp_packet import find_xmp_packets
@@ -95,10 +95,10 @@ def png_software(image: Image.Image | None) -> list[tuple[str, str]]:
 
 
 def iptc_iim(image: Image.Image | None) -> list[tuple[str, str]]:
-    if image is None or image.format not in ("JPEG", "TIFF"):
+    if not isinstance(image, ImageFile.ImageFile) or image.format not in ("JPEG", "TIFF"):
         return []
     try:
-        datasets = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
+        datasets = IptcImagePlugin.getiptcinfo(image) or {}
     except Exception:  # a corrupt IIM block is common in the wild; it just yields nothing
         return []
     charset = _iim_charset(datasets.get((1, 90)))

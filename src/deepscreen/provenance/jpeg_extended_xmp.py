@@ -18,6 +18,7 @@ a partial packet is not well-formed XML anyway.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass, field
 
@@ -38,7 +39,7 @@ class ExtendedXmp:
     segments: list[tuple[int, int]] = field(default_factory=list)  # byte ranges of its chunks
 
 
-def read_extended_xmp(data: bytes | memoryview) -> ExtendedXmp:
+def read_extended_xmp(data: bytes | memoryview | mmap.mmap) -> ExtendedXmp:
     """The complete extended-XMP packets of a JPEG (in the order their GUIDs first appear) and
     where its extension segments lie, so a byte search for packets can step over them.
 
@@ -68,7 +69,7 @@ def read_extended_xmp(data: bytes | memoryview) -> ExtendedXmp:
     return found
 
 
-def extended_xmp_packets(data: bytes | memoryview) -> list[bytes]:
+def extended_xmp_packets(data: bytes | memoryview | mmap.mmap) -> list[bytes]:
     """Just the complete extended-XMP packets of :func:`read_extended_xmp`."""
     return read_extended_xmp(data).packets
 
@@ -83,7 +84,7 @@ def _join(length: int, parts: dict[int, bytes]) -> bytes | None:
     return b"".join(parts[offset] for offset in sorted(parts)) if position == length else None
 
 
-def _app1_segments(data: bytes | memoryview) -> list[tuple[int, int, bytes]]:
+def _app1_segments(data: bytes | memoryview | mmap.mmap) -> list[tuple[int, int, bytes]]:
     """(start, end, payload) of the APP1 segments between SOI and the first SOS (or the first
     malformed marker)."""
     if bytes(data[:2]) != b"\xff\xd8":

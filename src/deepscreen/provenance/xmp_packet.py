@@ -10,6 +10,7 @@ the upload, so parsing is defensive: bounded size and count, and any DTD is refu
 
 from __future__ import annotations
 
+import mmap
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ class XmpFields:
         return any(self.values.values())
 
 
-def find_xmp_packets(data: bytes | memoryview,
+def find_xmp_packets(data: bytes | memoryview | mmap.mmap,
                      skip: Sequence[tuple[int, int]] = ()) -> list[bytes]:
     """The ``x:xmpmeta`` elements in ``data`` as UTF-8, at most :data:`MAX_PACKETS`, each bounded.
 
@@ -104,7 +105,7 @@ def find_xmp_packets(data: bytes | memoryview,
     return packets
 
 
-def _spans(data: bytes | memoryview, start_pattern: re.Pattern[bytes],
+def _spans(data: bytes | memoryview | mmap.mmap, start_pattern: re.Pattern[bytes],
            end_pattern: re.Pattern[bytes], limit: int,
            skip: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
@@ -125,7 +126,7 @@ def _spans(data: bytes | memoryview, start_pattern: re.Pattern[bytes],
     return spans
 
 
-def _utf16_packet(data: bytes | memoryview, start: int, end: int) -> bytes:
+def _utf16_packet(data: bytes | memoryview | mmap.mmap, start: int, end: int) -> bytes:
     """Re-encode as UTF-8 the UTF-16 packet found at ``data[start:end]`` (from its "<").
 
     The byte order is that of the byte-order mark the XMP wrapper puts just before the packet

@@ -72,7 +72,7 @@ class AdmissionLimits:
 
 def presented_key(scope: Scope) -> str | None:
     """The key from ``Authorization: Bearer ...`` or ``X-API-Key``, if any."""
-    headers = dict(scope.get("headers") or ())
+    headers: dict[bytes, bytes] = dict(scope.get("headers") or ())  # ASGI: (name, value) bytes
     auth = headers.get(b"authorization", b"").decode("latin-1").strip()
     if auth[:7].lower() == "bearer " and auth[7:].strip():
         return auth[7:].strip()

@@ -71,7 +71,8 @@ def make_app(settings: ServiceSettings, metrics: ServiceMetrics) -> FastAPI:
 
 
 def _key_checker(scope: Scope) -> KeyChecker:
-    return scope["app"].state.ctx.keys
+    keys: KeyChecker = scope["app"].state.ctx.keys  # Starlette's app.state is untyped
+    return keys
 
 
 def build_context(settings: ServiceSettings, metrics: ServiceMetrics) -> ServiceContext:

@@ -73,8 +73,9 @@ def reset_worker_state() -> None:
 app = make_celery(ServiceSettings.from_env())
 
 
-@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
-          ignore_result=True)
+# Celery ships no type information (see [tool.mypy] in pyproject.toml), so its decorator is Any.
+@app.task(name=TASK_NAME, bind=True, acks_late=True,  # type: ignore[untyped-decorator]
+          reject_on_worker_lost=True, ignore_result=True)
 def scan_job(self: Task, scan_id: str) -> str:
     """Finish one pending scan; returns its status afterwards (``done``, ``failed``, ...)."""
     state = worker_state()

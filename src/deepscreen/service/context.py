@@ -37,7 +37,8 @@ class ServiceContext:
 
 
 def get_context(request: Request) -> ServiceContext:
-    return request.app.state.ctx
+    ctx: ServiceContext = request.app.state.ctx  # Starlette's app.state is untyped
+    return ctx
 
 
 # What a route or page declares to receive the context (the one alias every module uses).

@@ -28,7 +28,7 @@ from ..media import MediaKind
 from ..store import audit
 from ..store import keys as api_keys
 from ..store import records as rec
-from ..store.models import DECISIONS, QUARANTINE_STATES, SUBMISSION_STATES, Scan
+from ..store.models import DECISIONS, QUARANTINE_STATES, SUBMISSION_STATES
 from ..styles import badge_css
 from .context import Context, ServiceContext
 from .errors import status_for
@@ -206,7 +206,7 @@ def _item_page(ctx: ServiceContext, reviewer: UISession, entry_id: str,
         if entry is None:
             return _page("message.html", status_code=404, reviewer=reviewer,
                          title="Not found", message=f"There is no quarantine entry {entry_id}.")
-        scan = session.get(Scan, entry.scan_id)
+        scan = rec.stored_scan(session, entry.scan_id)
         decisions = [{"decision": d.decision, "reviewer": d.reviewer, "reason": d.reason,
                       "bank": d.bank, "at": d.decided_at}
                      for d in rec.decisions_for(session, entry.id)]

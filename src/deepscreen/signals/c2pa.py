@@ -23,7 +23,9 @@ from ..findings import Finding
 from ..media import Item
 from ..provenance.c2pa_manifest import (
     AiClaim,
+    active_manifest,
     ai_declarations,
+    json_object,
     source_type_terms,
     summarize_manifest,
 )
@@ -127,9 +129,8 @@ class C2paSignal(Signal):
         return self._judge(store, state, embedded)
 
     def _judge(self, store: dict[str, Any], state: str | None, embedded: bool) -> Finding:
-        manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
-        active = manifests.get(store.get("active_manifest"))
-        active = active if isinstance(active, dict) else {}
+        manifests = json_object(store.get("manifests"))
+        active = active_manifest(store)
         statuses = _active_statuses(store)
         integrity_failures = [s["code"] for s in statuses["failure"]
                               if is_integrity_failure(s["code"])]

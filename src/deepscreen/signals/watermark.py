@@ -82,7 +82,7 @@ class WatermarkSignal(Signal):
             rotated = image is not None and image.getexif().get(0x0112, 1) not in (1, None)
         except Exception:  # corrupt EXIF: Pillow raises many types; the frame is still good
             rotated = False
-        if rotated:
+        if rotated and image is not None:  # rotated implies an image; restated for the checker
             return np.asarray(image.convert("RGB"))
         return item.frames[0].rgb
 

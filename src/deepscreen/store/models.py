@@ -24,6 +24,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..policy import Action
+
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -97,7 +99,7 @@ class Scan(Base):
     kind: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[ScanStatus] = mapped_column(String(16), index=True)
-    verdict: Mapped[str | None] = mapped_column(String(16))
+    verdict: Mapped[Action | None] = mapped_column(String(16))
     # ",label-a,label-b," so that one portable LIKE filters by label on every backend.
     labels: Mapped[str] = mapped_column(Text, default="")
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)

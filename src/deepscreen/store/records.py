@@ -21,6 +21,7 @@ from .models import (
     DECISIONS,
     QUARANTINE_STATES,
     QuarantineEntry,
+    QuarantineState,
     ReviewDecision,
     Scan,
     utcnow,
@@ -28,7 +29,8 @@ from .models import (
 
 HELD_ACTIONS = ("quarantine", "block")  # verdicts whose items are kept for a person
 # Where each decision moves an entry. Released items leave quarantine and lose their blob.
-NEXT_STATE = {"release": "released", "confirm": "confirmed", "escalate": "escalated"}
+NEXT_STATE: dict[str, QuarantineState] = {"release": "released", "confirm": "confirmed",
+                                           "escalate": "escalated"}
 # A confirmed or escalated item keeps its blob (evidence); only release frees it.
 BLOB_KEEPING_STATES = ("held", "confirmed", "escalated")
 
@@ -216,6 +218,16 @@ def decisions_for(session: Session, entry_id: str) -> list[ReviewDecision]:
     return list(session.scalars(select(ReviewDecision)
                                 .where(ReviewDecision.quarantine_id == entry_id)
                                 .order_by(ReviewDecision.id)))
+
+
+def stored_scan(session: Session, scan_id: str) -> Scan:
+    """A scan that must exist: a quarantine entry's (foreign key) or one just submitted.
+    Scans are never deleted, so a missing one is a broken database, not the caller's error
+    (a LookupError: a 500, never the 422 of a DeepscreenError)."""
+    scan = session.get(Scan, scan_id)
+    if scan is None:
+        raise LookupError(f"scan {scan_id} is missing from the database")
+    return scan
 
 
 def find_entry(session: Session, ident: str) -> QuarantineEntry | None:

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from ..errors import DeepscreenError
 from . import audit
-from .models import SUBMISSION_STATES, HashSubmission, utcnow
+from .models import SUBMISSION_STATES, HashSubmission, SubmissionState, utcnow
 from .records import new_id
 
-SUBMISSION_DECISIONS = {"approve": "approved", "reject": "rejected"}
+SUBMISSION_DECISIONS: dict[str, SubmissionState] = {"approve": "approved", "reject": "rejected"}
 
 
 class SubmissionError(DeepscreenError):

@@ -16,6 +16,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .buffer import FormatError
 
@@ -139,6 +140,7 @@ class _ViewReader(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
+    # The ignore: typeshed's WriteableBuffer has no len() or slicing; io hands a memoryview.
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         chunk = self.view[self.pos:self.pos + len(target)]
         target[:len(chunk)] = chunk
@@ -157,6 +159,7 @@ class _Budget(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    # The ignore: typeshed's WriteableBuffer has no len() or slicing; io hands a memoryview.
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         if self.used >= self.limit:
             raise FormatError(f"archive listing stopped after {self.limit} bytes")
@@ -175,7 +178,8 @@ def _decompressor(head: bytes, raw: io.RawIOBase) -> io.IOBase | None:
         return bz2.BZ2File(raw)
     if head.startswith(b"\xfd7zXZ\x00"):
         import lzma
-        return lzma.LZMAFile(raw)
+        # typeshed wants an IO[bytes] here (gzip and bz2 take any readable); LZMAFile only reads.
+        return lzma.LZMAFile(raw)  # type: ignore[arg-type]
     return None
 
 
@@ -186,6 +190,8 @@ def tar_listing(buf: memoryview, bounds: ArchiveBounds) -> Listing:
     inflater = _decompressor(bytes(buf[:6]), raw)
     # A plain TAR is walked by seeking over member data; a compressed one must be inflated
     # through, within the byte budget.
+    mode: Literal["r:", "r|"]
+    source: io.RawIOBase | io.BufferedReader
     if inflater is None:
         mode, source = "r:", raw
     else:

@@ -16,6 +16,7 @@ past its enclosing message is a format error, never an out-of-bounds read.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,10 +106,11 @@ class _Wire:
                 return result, pos
             shift += 7
 
-    def fields_of(self, pos: int, end: int):  # -> Iterator[tuple[int, int, Any, int]]
+    def fields_of(self, pos: int, end: int) -> Iterator[tuple[int, int, Any, int]]:
         """(field number, wire type, value, value end) for each field in [pos, end).
 
-        Varints come as ints; length-delimited fields as (start, stop) offsets.
+        Varints come as ints; length-delimited fields as (start, stop) offsets. (The value is
+        Any to callers: its type follows the wire type, which they check first.)
         """
         while pos < end:
             self.fields += 1
@@ -118,6 +120,7 @@ class _Wire:
             number, wire = key >> 3, key & 7
             if number == 0:
                 raise FormatError("field number 0")
+            value: int | tuple[int, int] | None
             if wire == 0:
                 value, pos = self.varint(pos, end)
             elif wire == 1:

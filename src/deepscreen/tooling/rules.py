@@ -277,10 +277,10 @@ def _match_mapping(mapping: dict[Any, Any], params: dict[str, Any]) -> dict[str,
     values = list(mapping.values())
     if "values" in params:
         spec = params["values"]
-        fitting = sum(1 for v in values if pickles.kind_of(v) == spec["kind"])
-        if fitting < float(spec.get("min_fraction", 1.0)) * len(values):
+        of_kind = sum(1 for v in values if pickles.kind_of(v) == spec["kind"])
+        if of_kind < float(spec.get("min_fraction", 1.0)) * len(values):
             return None
-        evidence["values_of_kind"] = f"{fitting} of {len(values)} are {spec['kind']}"
+        evidence["values_of_kind"] = f"{of_kind} of {len(values)} are {spec['kind']}"
     shapes = {str(k)[:100]: list(shape) for k, v in list(mapping.items())[:200]
               if (shape := pickles.array_shape(v)) is not None}
     if shapes:

@@ -6,6 +6,8 @@ faceswap's "patch" writer stores each swapped face's transform as JSON in this t
 
 from __future__ import annotations
 
+from typing import Literal
+
 MAX_TAGS = 4096
 MAX_DESCRIPTION = 1 << 20
 
@@ -14,6 +16,7 @@ def image_description(buf: memoryview) -> tuple[bytes | None, list[str]]:
     """The raw ImageDescription bytes (at most 1 MiB), or None, with problems met."""
     size = len(buf)
     head = bytes(buf[:8])
+    order: Literal["little", "big"]
     if head[:4] == b"II*\x00":
         order = "little"
     elif head[:4] == b"MM\x00*":

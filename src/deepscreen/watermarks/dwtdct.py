@@ -48,7 +48,8 @@ class Message:
     def false_positive_rate(self) -> float:
         """Chance that a random bit string is within ``max_errors`` of this message."""
         n = len(self.bits)
-        return sum(comb(n, k) for k in range(self.max_errors + 1)) / 2**n
+        strings: int = 2**n  # typeshed types int ** int as Any (a negative power is a float)
+        return sum(comb(n, k) for k in range(self.max_errors + 1)) / strings
 
 
 def _bits_of_int(value: int) -> np.ndarray:
@@ -192,7 +193,8 @@ def vote(bits_per_block: np.ndarray, length: int) -> np.ndarray:
     ones[:rest] += bits_per_block[full * length:]
     votes = np.full(length, full)
     votes[:rest] += 1
-    return ones / np.maximum(votes, 1)
+    share: np.ndarray = ones / np.maximum(votes, 1)
+    return share
 
 
 def decision_thresholds(share_of_ones: np.ndarray) -> dict[str, float]:

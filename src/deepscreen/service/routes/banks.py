@@ -215,7 +215,7 @@ class HashSubmissionOut(BaseModel):
 
     @classmethod
     def of(cls, row: HashSubmission) -> HashSubmissionOut:
-        return cls(id=row.id, bank=row.bank, state=row.state,  # type: ignore[arg-type]
+        return cls(id=row.id, bank=row.bank, state=row.state,
                    entry_count=row.entry_count, reference=row.reference,
                    submitted_by=row.submitted_by, created_at=row.created_at,
                    decided_by=row.decided_by, reason=row.reason, added=row.added,

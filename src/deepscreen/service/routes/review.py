@@ -9,7 +9,6 @@ from fastapi.responses import FileResponse
 
 from ...store import records as rec
 from ...store.keys import Principal
-from ...store.models import Scan
 from ..auth import Reviewer
 from ..context import Context
 from ..reviewing import NotFound
@@ -45,7 +44,7 @@ def review_entry(entry_id: str, ctx: Context, principal: Principal = Reviewer) -
         entry = rec.find_entry(session, entry_id)
         if entry is None:
             raise NotFound(f"no quarantine entry {entry_id}")
-        return QueueEntryOut.of(entry, session.get(Scan, entry.scan_id), with_report=True,
+        return QueueEntryOut.of(entry, rec.stored_scan(session, entry.scan_id), with_report=True,
                                 decisions=rec.decisions_for(session, entry.id))
 
 

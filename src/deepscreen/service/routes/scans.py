@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from ...store import records as rec
 from ...store.blobs import BlobError
 from ...store.keys import Principal
 from ...store.models import QuarantineEntry, Scan
@@ -48,8 +49,7 @@ def submit_scan(
     except UploadTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     with ctx.db.session() as session:
-        scan = session.get(Scan, result.scan_id)
-        body = ScanOut.of(scan, quarantined=result.quarantined)
+        body = ScanOut.of(rec.stored_scan(session, result.scan_id), quarantined=result.quarantined)
     code = status.HTTP_200_OK if result.status == "done" else status.HTTP_202_ACCEPTED
     headers = {"Location": f"/v1/scans/{result.scan_id}"}
     return JSONResponse(body.model_dump(mode="json"), status_code=code, headers=headers)
@@ -97,7 +97,7 @@ def submit_batch(
             raise  # nothing queued: the usual answer for this error (503 for storage, 500)
         return _partly_queued(files, results, exc)
     with ctx.db.session() as session:
-        scans = [ScanOut.of(session.get(Scan, r.scan_id), quarantined=False) for r in results]
+        scans = [ScanOut.of(rec.stored_scan(session, r.scan_id), quarantined=False) for r in results]
     body = BatchOut(scans=scans)
     return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
 

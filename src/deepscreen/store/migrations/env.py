@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 from deepscreen.store.schema import all_metadata
 
@@ -17,12 +18,16 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     # Called from the alembic command line with sqlalchemy.url set: open our own connection.
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database connection was handed over and sqlalchemy.url is not "
+                           "set: migrate with `deepscreen db upgrade` (or Database.upgrade)")
+    engine = create_engine(url)
     with engine.begin() as own_connection:
         _run(own_connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
