@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import os
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -103,7 +104,7 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
     if item.decoded or item.decode_error is not None:
         item.decoded = True
         return item
-    from .audio import decode_audio
+    from .audio import decode_audio, decode_soundtrack
     from .image import decode_image
     from .video import decode_video
 
@@ -117,7 +118,10 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
                              "not a supported image, video or audio format (sniffed from its "
                              "first bytes, not its name)")
         if item.kind == "video":
+            started = time.monotonic()
             decode_video(item, listener)
+            # The sound track gets what is left of the item's decoding time.
+            decode_soundtrack(item, item.limits.decode_timeout_s - (time.monotonic() - started))
         else:
             decoder(item)
     except MediaError as exc:
