@@ -24,6 +24,7 @@ BUILTIN_MODULES = (
     "deepscreen.signals.generator",
     "deepscreen.signals.watermark",
     "deepscreen.signals.faces",
+    "deepscreen.signals.voice",
 )
 
 _REGISTRY: dict[str, type[Signal]] = {}
