@@ -47,7 +47,7 @@ ACTIONS = ("quarantine", "block")
 KINDS = ("image", "video", "audio", "unknown")
 
 # No scripts at all; images only from here or inline data (face crops); forms post here.
-PAGE_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+PAGE_CSP = ("default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The original media: shown as an image, never run or framed, even if a browser sniffed it.
 MEDIA_CSP = "default-src 'none'; sandbox"
@@ -210,19 +210,20 @@ def _item_page(ctx: ServiceContext, reviewer: UISession, entry_id: str,
     banks = [bank.name for bank in ctx.banks.list_banks(counts=False)]
     return _page("item.html", status_code=status_code, reviewer=reviewer, entry=entry_view,
                  report=report, decisions=decisions, banks=banks, notice=notice, error=error,
-                 can_preview=report.previewable and entry_view["state"] != "released")
+                 can_preview=report.previewable and entry_view["state"] != "released",
+                 can_play=report.playable and entry_view["state"] != "released")
 
 
 @router.get("/items/{entry_id}/media")
 def media(entry_id: str, ctx: Context, reviewer: Reviewer) -> Response:
-    """The held image itself, for the preview; every view is audited."""
+    """The held image (preview) or audio (player) itself; every view is audited."""
     with ctx.db.session() as session:
         entry = rec.find_entry(session, entry_id)
         if entry is None or entry.state == "released" or not ctx.blobs.exists(entry.blob_key):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no held media for this entry")
         scan = session.get(Scan, entry.scan_id)
         view = report_view(scan.report)
-        if not view.previewable:
+        if not (view.previewable or view.playable):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview for this media type")
         audit.record(session, reviewer.principal.name, "review.view-media",
                      f"quarantine:{entry.id}", {"key_id": reviewer.principal.key_id,

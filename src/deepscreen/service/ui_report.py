@@ -1,7 +1,8 @@
 """A stored report (deepscreen.report/1 JSON) as the pieces the review item page shows.
 
-The faces section (key frame, crops, heatmaps, the video timeline) and the findings table
-are drawn by :mod:`deepscreen.html_report`, the same code as ``deepscreen scan --report``;
+The faces section (key frame, crops, heatmaps, the video timeline), the voice section
+(waveform and per-window timeline) and the findings table are drawn by
+:mod:`deepscreen.html_report`, the same code as ``deepscreen scan --report``;
 this module only turns the stored JSON back into findings and picks out the provenance and
 bank-match evidence. The HTML it returns is escaped by html_report; everything else is plain
 data that the (autoescaping) templates escape.
@@ -21,6 +22,8 @@ from ..findings import Finding
 PROVENANCE_SIGNALS = ("c2pa", "xmp", "generator", "watermark")
 # Media types a browser shows as an image without running anything (no SVG, no HTML).
 PREVIEWABLE_MIME = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# Audio types a browser plays in an <audio> element (the sniffed type, not the file name).
+PLAYABLE_MIME = frozenset({"audio/wav", "audio/mpeg", "audio/flac", "audio/ogg", "audio/mp4", "audio/aac"})
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,17 @@ class ReportView:
     mime: str | None = None
     image_size: tuple[int, int] | None = None  # (width, height) of an image item
     face_boxes: list[FaceBox] = field(default_factory=list)
+    voice_html: Markup = field(default_factory=Markup)
+    # The windows that drove the voice score: (start_s, end_s, score), for the segment players.
+    voice_segments: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def previewable(self) -> bool:
         return self.mime in PREVIEWABLE_MIME
+
+    @property
+    def playable(self) -> bool:
+        return self.mime in PLAYABLE_MIME
 
 
 def findings_of(report: dict[str, Any]) -> list[Finding]:
@@ -90,6 +100,7 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
     verdict = report.get("verdict") or {}
     findings = findings_of(report)
     faces = next((f for f in findings if f.signal == "faces"), None)
+    voice = next((f for f in findings if f.signal == "voice" and not f.abstained), None)
     error = report.get("error")
     return ReportView(
         action=verdict.get("action"),
@@ -104,7 +115,19 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
         image_size=_image_size(item),
         face_boxes=_face_boxes(faces) if faces is not None and item.get("kind") == "image"
         else [],
+        voice_html=Markup(html_report.render_voice(voice) if voice else ""),
+        voice_segments=_voice_segments(voice) if voice else [],
     )
+
+
+def _voice_segments(finding: Finding) -> list[tuple[float, float, float]]:
+    out = []
+    for segment in finding.evidence.get("top_segments") or []:
+        if isinstance(segment, dict):
+            values = [_number(segment.get(k)) for k in ("start_s", "end_s", "score")]
+            if all(v is not None for v in values) and values[0] < values[1]:  # type: ignore[operator]
+                out.append((values[0], values[1], values[2]))  # type: ignore[arg-type]
+    return out
 
 
 def _image_size(item: dict[str, Any]) -> tuple[int, int] | None:
