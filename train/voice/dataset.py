@@ -78,13 +78,13 @@ class Windows:
     @classmethod
     def load(cls, path: Path) -> Windows:
         z = np.load(path, allow_pickle=False)
-        return cls(z["bands"], z["file"], z["condition"], z["label"], list(z["paths"]), list(z["systems"]),
+        return cls(z["bands"], z["file_index"], z["condition"], z["label"], list(z["paths"]), list(z["systems"]),
                    list(z["sets"]), list(z["roles"]))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, bands=self.bands, file=self.file, condition=self.condition, label=self.label,
+        np.savez(tmp, bands=self.bands, file_index=self.file, condition=self.condition, label=self.label,
                  paths=np.array(self.paths), systems=np.array(self.systems), sets=np.array(self.sets),
                  roles=np.array(self.roles))
         tmp.replace(path)
@@ -181,9 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         target = cache_path(args.data_root, name)
         if (args.sets and name not in args.sets) or (target.exists() and not args.rebuild):
             continue
-        start = time.time()
-        windows = build_set(name, rows, args.data_root, seed=zlib.crc32(name.encode()))
-        windows.save(target)
+        # Several builders may run side by side (each on its own core): a set being built by
+        # one is marked, and the others skip it.
+        lock = target.with_suffix(".building")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        try:
+            start = time.time()
+            windows = build_set(name, rows, args.data_root, seed=zlib.crc32(name.encode()))
+            windows.save(target)
+        finally:
+            lock.unlink()
         print(f"{name:28s} {len(rows):5d} files {len(windows.label):6d} windows {time.time() - start:6.0f} s",
               flush=True)
     return 0

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 import tempfile
 import wave
+from importlib import metadata
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
@@ -113,8 +116,23 @@ def _training_reals(data_root: Path) -> list[tuple[str, manifest.Row]]:
     return [(r.set, r) for r in rows if r.set in VOCODED_SETS]
 
 
-def world_resynthesis(x: np.ndarray, f0_scale: float) -> np.ndarray:
+def _import_pyworld() -> ModuleType:
+    """pyworld 0.3.5 reads its own version through ``pkg_resources``, which setuptools 81+ no
+    longer ships; a shim over importlib.metadata stands in for that one call."""
+    if "pkg_resources" not in sys.modules:
+        try:
+            import pkg_resources  # noqa: F401
+        except ModuleNotFoundError:
+            shim = ModuleType("pkg_resources")
+            shim.get_distribution = lambda name: SimpleNamespace(version=metadata.version(name))  # type: ignore[attr-defined]
+            sys.modules["pkg_resources"] = shim
     import pyworld
+
+    return pyworld
+
+
+def world_resynthesis(x: np.ndarray, f0_scale: float) -> np.ndarray:
+    pyworld = _import_pyworld()
 
     xd = x.astype(np.float64)
     f0, t = pyworld.dio(xd, SR, frame_period=5.0)
