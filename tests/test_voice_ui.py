@@ -13,9 +13,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("itsdangerous")
 
 from fastapi.testclient import TestClient
-from service_harness import Harness, _make_keys, database_urls
 
 from deepscreen.service import ServiceSettings, create_app
+from service_harness import Harness, _make_keys, database_urls
 from voice_fixtures import encode_audio, speechlike, tiny_voice_model
 
 

@@ -78,8 +78,8 @@ class Windows:
     @classmethod
     def load(cls, path: Path) -> Windows:
         z = np.load(path, allow_pickle=False)
-        return cls(z["bands"], z["file_index"], z["condition"], z["label"], list(z["paths"]), list(z["systems"]),
-                   list(z["sets"]), list(z["roles"]))
+        return cls(z["bands"], z["file_index"], z["condition"], z["label"], list(z["paths"]),
+                   list(z["systems"]), list(z["sets"]), list(z["roles"]))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
