@@ -29,6 +29,7 @@ import argparse
 import re
 import subprocess
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -201,7 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror", type=Path, default=manifest.DEFAULT_MIRROR)
     parser.add_argument("--data-root", type=Path, default=manifest.DEFAULT_DATA_ROOT)
     parser.add_argument("--set", action="append", dest="sets")
+    parser.add_argument("--roles-only", action="store_true",
+                        help="extract nothing; re-apply the calibration split to every voice row")
     args = parser.parse_args(argv)
+    if args.roles_only:
+        rows = manifest.read()
+        manifest.write([*assign_calibration([r for r in rows if r.set.startswith("voice-")]),
+                        *[r for r in rows if not r.set.startswith("voice-")]])
+        counts = Counter((r.set, r.role) for r in manifest.read() if r.set.startswith("voice-"))
+        for (name, role), n in sorted(counts.items()):
+            print(f"{name:26s} {role:11s} {n:5d}")
+        return 0
     for spec in SETS:
         if args.sets and spec.name not in args.sets:
             continue

@@ -34,7 +34,7 @@ from train.metrics import threshold_at_fpr
 
 from .dataset import Windows, load_all
 
-CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "voice_cnn.pt"
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "voice_cnn.pt"  # the shipped run's
 REPORTS = Path(__file__).resolve().parents[1] / "checkpoints"
 CALIBRATION_FPR = 0.01  # at most 1% of calibration reals above the threshold (dev target: 2%)
 CROP_FRAMES = 200  # training crops: 2 s of the 3 s windows
@@ -124,7 +124,8 @@ def sample_weights(windows: Windows) -> np.ndarray:
 
 # --- the CNN ------------------------------------------------------------------------------
 
-def train_cnn(data: Windows, calibration: Windows, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+def train_cnn(data: Windows, calibration: Windows, args: argparse.Namespace,
+              checkpoint: Path = CHECKPOINT) -> tuple[Any, dict[str, Any]]:
     import torch
 
     from .model import BandCNN, parameter_count
@@ -138,8 +139,8 @@ def train_cnn(data: Windows, calibration: Windows, args: argparse.Namespace) -> 
     model = BandCNN(tuple(args.widths))
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     state = {"step": 0, "best": -1.0, "best_state": None, "log": []}
-    if args.resume and CHECKPOINT.exists():
-        saved = torch.load(CHECKPOINT, weights_only=False)
+    if args.resume and checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         state = saved["state"]
@@ -179,10 +180,10 @@ def train_cnn(data: Windows, calibration: Windows, args: argparse.Namespace) -> 
                 state["best"] = auc
                 state["best_state"] = {k: v.clone() for k, v in model.state_dict().items()}
             model.train()
-            CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "state": state,
                         "mean": mean, "std": std, "widths": list(args.widths),
-                        "parameters": parameter_count(model)}, CHECKPOINT)
+                        "parameters": parameter_count(model)}, checkpoint)
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--exclude-set", action="append", default=[],
                         help="leave a training set out (ablation), e.g. voice-world-fake")
+    parser.add_argument("--clean-only", action="store_true",
+                        help="train on the clean windows only (ablation: no codec or band augmentation)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -272,13 +275,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.exclude_set:
         keep = [i for i, s in enumerate(data.sets) if s not in args.exclude_set]
         data = _files(data, keep)
+    if args.clean_only:
+        clean = data.condition == "clean"
+        data = Windows(data.bands[clean], data.file[clean], data.condition[clean], data.label[clean],
+                       data.paths, data.systems, data.sets, data.roles)
     calibration, dev = everything.only("calibration"), everything.only("dev-eval")
     print(f"train {len(data.label)} windows ({int(data.label.sum())} synthetic), calibration "
           f"{len(calibration.label)}, dev {len(dev.label)}", flush=True)
+    name = args.method + "".join(f"-no-{s.removeprefix('voice-')}" for s in args.exclude_set)
+    name += "-clean-only" if args.clean_only else ""
     start = time.time()
     extra: dict[str, Any] = {}
     if args.method == "cnn":
-        (model, mean, std), extra = train_cnn(data, calibration, args)
+        checkpoint = REPORTS / f"voice_{name.replace('-', '_')}.pt"
+        (model, mean, std), extra = train_cnn(data, calibration, args, checkpoint)
 
         def predict(w: Windows) -> np.ndarray:
             return predict_cnn(model, w, mean, std)
@@ -294,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             return predict_subband(lr, w)
     train_s = time.time() - start
     cal_rows, dev_rows = file_scores(calibration, predict(calibration)), file_scores(dev, predict(dev))
-    result = {"method": args.method, "excluded": args.exclude_set, "train_seconds": round(train_s),
+    result = {"method": args.method, "excluded": args.exclude_set, "clean_only": args.clean_only,
+              "train_seconds": round(train_s),
               **extra, **report(cal_rows, dev_rows)}
-    name = args.method + "".join(f"-no-{s.removeprefix('voice-')}" for s in args.exclude_set)
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / f"voice_{name}_report.json").write_text(json.dumps(result, indent=1))
     (REPORTS / f"voice_{name}_dev_scores.json").write_text(json.dumps(dev_rows))
