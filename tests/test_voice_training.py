@@ -74,8 +74,8 @@ def _windows(n_files: int, seed: int, role: str) -> Windows:
         labels.append(label)
     sets = ["voice-a-fake" if lab else "voice-a-real" for lab in labels]
     return Windows(np.stack(bands).astype(np.float16), np.array(files, np.int32),
-                   np.array(["clean"] * n_files), np.array(labels, np.int8), [f"{i}.wav" for i in range(n_files)], ["s"] * n_files, sets,
-                   [role] * n_files)
+                   np.array(["clean"] * n_files), np.array(labels, np.int8),
+                   [f"{i}.wav" for i in range(n_files)], ["s"] * n_files, sets, [role] * n_files)
 
 
 def test_sample_weights_balance_classes_and_sets() -> None:
