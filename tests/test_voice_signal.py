@@ -127,3 +127,22 @@ def test_long_items_are_sampled_evenly(model_dir: Path) -> None:
     assert evidence["sampled"] is True and evidence["segments_scored"] == 5
     assert evidence["timeline"][0]["start_s"] == 0.0
     assert evidence["timeline"][-1]["end_s"] == pytest.approx(30.0)
+
+
+def test_eval_scores_audio_items_for_the_voice_signal(tmp_path: Path, model_dir: Path) -> None:
+    from deepscreen.evaluate import LabelledFile, evaluate_files, summarise
+
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(3):
+        real, fake = tmp_path / f"real{i}.wav", tmp_path / f"fake{i}.wav"
+        x = speechlike(4.0, seed=10 + i)
+        real.write_bytes(encode_audio(x))
+        fake.write_bytes(encode_audio(x + (0.02 * rng.normal(size=x.size)).astype(np.float32)))
+        files += [LabelledFile(real, 0), LabelledFile(fake, 1)]
+    config = ScanConfig(signals=("voice",), signal_options={"voice": {"model_dir": str(model_dir)}})
+    results = list(evaluate_files(files, config, signal="voice"))
+    assert all(r.kind == "audio" and r.score is not None for r in results)
+    assert all(len(r.frame_scores) >= 1 for r in results)  # the timeline, by window centre
+    metrics = summarise(results)["audio"]
+    assert metrics.n_real == 3 and metrics.n_fake == 3 and metrics.auc == 1.0

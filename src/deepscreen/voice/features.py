@@ -78,7 +78,7 @@ def normalise(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(x * gain, -1.0, 1.0), mask
 
 
-MIN_LEVEL_SPREAD_DB = 4.0  # speech rises and falls with its syllables; a tone or hiss does not
+MIN_LEVEL_SPREAD_DB = 2.0  # speech rises and falls with its syllables; a tone or hiss stays within ~0.5 dB
 
 
 def level_spread_db(samples: np.ndarray) -> float:
