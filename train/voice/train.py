@@ -32,7 +32,7 @@ from deepscreen.voice.features import lfcc, subband_stats
 from train import manifest
 from train.metrics import threshold_at_fpr
 
-from .dataset import Windows, load_all
+from .dataset import Windows, load_all, voice_rows
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "voice_cnn.pt"  # the shipped run's
 REPORTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -270,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    everything = load_all(args.data_root)
-    data = everything.only("train")
+    rows = voice_rows()
+    fitting_sets = sorted({r.set for r in rows if r.role in ("train", "calibration")})
+    dev_sets = sorted({r.set for r in rows if r.role == "dev-eval"})
+    fitting = load_all(args.data_root, fitting_sets)  # the development sets load after training
+    data = fitting.only("train")
     if args.exclude_set:
         keep = [i for i, s in enumerate(data.sets) if s not in args.exclude_set]
         data = _files(data, keep)
@@ -279,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         clean = data.condition == "clean"
         data = Windows(data.bands[clean], data.file[clean], data.condition[clean], data.label[clean],
                        data.paths, data.systems, data.sets, data.roles)
-    calibration, dev = everything.only("calibration"), everything.only("dev-eval")
+    calibration = fitting.only("calibration")
     print(f"train {len(data.label)} windows ({int(data.label.sum())} synthetic), calibration "
-          f"{len(calibration.label)}, dev {len(dev.label)}", flush=True)
+          f"{len(calibration.label)}", flush=True)
     name = args.method + "".join(f"-no-{s.removeprefix('voice-')}" for s in args.exclude_set)
     name += "-clean-only" if args.clean_only else ""
     start = time.time()
@@ -303,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         def predict(w: Windows) -> np.ndarray:
             return predict_subband(lr, w)
     train_s = time.time() - start
+    dev = load_all(args.data_root, dev_sets).only("dev-eval")
     cal_rows, dev_rows = file_scores(calibration, predict(calibration)), file_scores(dev, predict(dev))
     result = {"method": args.method, "excluded": args.exclude_set, "clean_only": args.clean_only,
               "train_seconds": round(train_s),
