@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--exclude-set", action="append", default=[],
-                        help="leave a training set out (ablation), e.g. voice-world-fake")
+                        help="leave a training set out (ablation), e.g. voice-world-fake; SET/PREFIX "
+                             "leaves out the set's files whose path starts with PREFIX")
     parser.add_argument("--clean-only", action="store_true",
                         help="train on the clean windows only (ablation: no codec or band augmentation)")
     args = parser.parse_args(argv)
@@ -276,8 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     fitting = load_all(args.data_root, fitting_sets)  # the development sets load after training
     data = fitting.only("train")
     if args.exclude_set:
-        keep = [i for i, s in enumerate(data.sets) if s not in args.exclude_set]
-        data = _files(data, keep)
+        def excluded(set_name: str, path: str) -> bool:
+            return any(set_name == rule or (rule.startswith(set_name + "/") and
+                                            path.startswith(rule[len(set_name) + 1:]))
+                       for rule in args.exclude_set)
+
+        data = _files(data, [i for i, (s, p) in enumerate(zip(data.sets, data.paths, strict=True))
+                             if not excluded(s, p)])
     if args.clean_only:
         clean = data.condition == "clean"
         data = Windows(data.bands[clean], data.file[clean], data.condition[clean], data.label[clean],
@@ -285,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     calibration = fitting.only("calibration")
     print(f"train {len(data.label)} windows ({int(data.label.sum())} synthetic), calibration "
           f"{len(calibration.label)}", flush=True)
-    name = args.method + "".join(f"-no-{s.removeprefix('voice-')}" for s in args.exclude_set)
+    name = args.method + "".join(f"-no-{s.removeprefix('voice-').split('/')[0]}" for s in args.exclude_set
+                                 if "/" not in s)
     name += "-clean-only" if args.clean_only else ""
     start = time.time()
     extra: dict[str, Any] = {}
