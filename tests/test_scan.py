@@ -140,3 +140,16 @@ def test_onnx_providers_come_from_the_config_and_unknown_ones_are_refused(tmp_pa
     config.write_text("onnx_providers: [NoSuchExecutionProvider, CPUExecutionProvider]\n")
     with pytest.raises(ConfigError, match="NoSuchExecutionProvider not available"):
         ScanConfig.load(config)
+
+
+def test_opt_in_signals_run_only_when_named() -> None:
+    from deepscreen.scan import default_signals
+    from deepscreen.signals import available_signals
+
+    registry = available_signals()
+    opt_in = {name for name, cls in registry.items() if not cls.enabled_by_default}
+    assert "voice" in opt_in and all(registry[name].opt_in_reason for name in opt_in)
+    assert not opt_in & set(default_signals())
+    with Scanner() as default, Scanner(ScanConfig(signals=("voice",))) as named:
+        assert "voice" not in {s.name for s in default.signals}
+        assert [s.name for s in named.signals] == ["voice"]

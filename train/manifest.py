@@ -206,7 +206,7 @@ def _load_generators() -> dict[str, Callable[[Path], None]]:
 
 
 # Modules whose import registers entries in GENERATORS.
-GENERATOR_MODULES: tuple[str, ...] = ("train.face_conditions",)
+GENERATOR_MODULES: tuple[str, ...] = ("train.face_conditions", "train.voice.generators")
 
 
 def verify(rows: list[Row], data_root: Path) -> list[str]:

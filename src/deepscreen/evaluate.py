@@ -358,7 +358,7 @@ def summarise(results: Iterable[FileResult]) -> dict[str, Metrics]:
             clusters.append(cluster)
 
     for number, r in enumerate(results):
-        if r.kind not in ("image", "video"):
+        if r.kind not in ("image", "video", "audio"):
             continue  # errors and other media are reported per file, not scored
         add(r.kind, r.label, r.score, number)
         if r.kind == "video":

@@ -2,8 +2,9 @@
 
 Per item: the verdict and its reasons, every finding with its evidence, and for faces the
 key frame with boxes, face crops with their heatmaps and the per-second score timeline as
-an inline SVG. Everything from the item (file names, metadata, evidence) is attacker
-controlled: it is HTML-escaped, images are accepted only as base64 JPEG/PNG data URIs, and a
+an inline SVG; for voice, the waveform with each window's synthetic-speech score over it.
+Everything from the item (file names, metadata, evidence) is attacker controlled: it is
+HTML-escaped, images are accepted only as base64 JPEG/PNG data URIs, and a
 Content-Security-Policy forbids scripts and every external fetch.
 """
 
@@ -108,6 +109,9 @@ def _item(number: int, report: Report) -> str:
              if report.error else "")
     faces = report.finding("faces")
     faces_html = render_faces(faces, item.kind) if faces is not None else ""
+    voice = report.finding("voice")
+    if voice is not None and not voice.abstained:
+        faces_html += render_voice(voice)
     return (
         f"<section class=\"item\" id=\"item-{number}\"><h2>{number}. "
         f"{_e(item.source)}</h2>"
@@ -228,6 +232,75 @@ def timeline_svg(timeline: Sequence[dict[str, Any]], threshold: float | None,
     return (f"<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
             f"height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
             f"aria-label=\"face score per second\">{grid}{ticks}{limit}{''.join(lines)}</svg>")
+
+
+def render_voice(finding: Finding) -> str:
+    """The waveform with each scored window's synthetic-speech score drawn over it."""
+    evidence = finding.evidence or {}
+    model = evidence.get("model") or {}
+    threshold = _number(model.get("threshold"))
+    top = evidence.get("top_segments") or []
+    rows = "".join(f"<tr><td class=\"num\">{_fmt(s.get('start_s'))}-{_fmt(s.get('end_s'))} s</td>"
+                   f"<td class=\"num\">{_fmt(s.get('score'))}</td></tr>" for s in top if isinstance(s, dict))
+    return (f"<h3>Voice</h3><p>{_e(finding.summary)}</p>"
+            f"{voice_timeline_svg(evidence.get('waveform') or {}, evidence.get('timeline') or [], threshold)}"
+            f"<table><tr><th>segments that drove the score</th><th>score</th></tr>{rows}</table>")
+
+
+def voice_timeline_svg(waveform: dict[str, Any], timeline: Sequence[dict[str, Any]],
+                       threshold: float | None, width: int = 720, height: int = 200) -> str:
+    """Inline SVG: the (loudness-normalised) waveform envelope in grey, and per 3 s window a bar
+    whose height is its score, red where it is above the threshold."""
+    pad_left, pad_right, pad_top, pad_bottom = 40, 12, 10, 26
+    plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
+    points = [p for p in (_number(v) for v in waveform.get("points") or []) if p is not None]
+    ends = [e for e in (_number(s.get("end_s")) for s in timeline if isinstance(s, dict)) if e is not None]
+    end = _number(waveform.get("duration_s")) or max(ends, default=0.0) or 1.0
+
+    def x(t: float) -> float:
+        return pad_left + plot_w * min(max(t / end, 0.0), 1.0)
+
+    def y(score: float) -> float:
+        return pad_top + plot_h * (1.0 - min(max(score, 0.0), 1.0))
+
+    mid, half = pad_top + plot_h / 2, plot_h / 2
+    peak = max(points, default=0.0) or 1.0
+    wave = ""
+    if points:
+        step = end / len(points)
+        top_edge = [f"{x(i * step):.1f},{mid - half * v / peak:.1f}" for i, v in enumerate(points)]
+        bottom_edge = [f"{x(i * step):.1f},{mid + half * v / peak:.1f}"
+                       for i, v in reversed(list(enumerate(points)))]
+        wave = (f"<polygon class=\"waveform\" points=\"{' '.join(top_edge + bottom_edge)}\" "
+                "fill=\"#c9ced6\" stroke=\"none\"/>")
+    bars = []
+    for segment in timeline:
+        if not isinstance(segment, dict):
+            continue
+        start, stop, score = (_number(segment.get(k)) for k in ("start_s", "end_s", "score"))
+        if start is None or stop is None or score is None:
+            continue
+        flagged = threshold is not None and score > threshold
+        colour = "#c62828" if flagged else "#1f5fbf"
+        bars.append(f"<rect class=\"segment{' flagged' if flagged else ''}\" x=\"{x(start):.1f}\" "
+                    f"y=\"{y(score):.1f}\" width=\"{max(x(stop) - x(start), 1.0):.1f}\" "
+                    f"height=\"{pad_top + plot_h - y(score):.1f}\" fill=\"{colour}\" fill-opacity=\"0.35\" "
+                    f"stroke=\"{colour}\"><title>{start:.1f}-{stop:.1f} s: {score:.3f}</title></rect>")
+    grid = "".join(
+        f"<text x=\"{pad_left - 6}\" y=\"{y(v) + 4:.1f}\" font-size=\"10\" text-anchor=\"end\" "
+        f"fill=\"#666\">{v:.1f}</text>" for v in (0.0, 0.5, 1.0))
+    ticks = "".join(
+        f"<text x=\"{x(t):.1f}\" y=\"{height - 8}\" font-size=\"10\" text-anchor=\"middle\" "
+        f"fill=\"#666\">{t:g}s</text>" for t in _ticks(end))
+    limit = ""
+    if threshold is not None:
+        limit = (f"<line class=\"threshold\" x1=\"{pad_left}\" x2=\"{width - pad_right}\" "
+                 f"y1=\"{y(threshold):.1f}\" y2=\"{y(threshold):.1f}\" stroke=\"#c62828\" "
+                 f"stroke-dasharray=\"5,4\"/>")
+    return (f"<svg class=\"voice-timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
+            f"height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" "
+            f"aria-label=\"waveform and synthetic-speech score per window\">{wave}{grid}{ticks}"
+            f"{''.join(bars)}{limit}</svg>")
 
 
 def _heatmap_svg(face: dict[str, Any], cell: int = 8) -> str:

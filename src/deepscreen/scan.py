@@ -52,7 +52,8 @@ class Scanner:
         self.config = config or ScanConfig()
         self.policy = policy or Policy.default()
         registry = available_signals()
-        wanted = self.config.signals if self.config.signals is not None else tuple(registry)
+        wanted = (self.config.signals if self.config.signals is not None
+                  else default_signals(registry))
         unknown = [name for name in wanted if name not in registry]
         if unknown:
             raise DeepscreenError(f"unknown signal(s): {', '.join(unknown)}; "
@@ -206,6 +207,13 @@ def _archive_finding(item: Item) -> Finding:
     return Finding(signal="archive", version=MEDIA_SIGNAL_VERSION, labels=tuple(labels),
                    summary=summary, evidence={**info, "listing": listing[:200],
                                               "listing_total": len(listing)})
+
+
+def default_signals(registry: dict[str, type[Signal]] | None = None) -> tuple[str, ...]:
+    """The signals a scanner runs when the configuration names none: every registered
+    signal that is enabled by default."""
+    registry = available_signals() if registry is None else registry
+    return tuple(name for name, cls in registry.items() if cls.enabled_by_default)
 
 
 class _FanOut:

@@ -48,7 +48,7 @@ def eval_command(
         "--policy", "-p", exists=True, dir_okay=False, show_default=False,
         help="Policy whose verdicts count as flags (default: the built-in one).")] = None,
     signal: Annotated[str, typer.Option(
-        "--signal", help="Signal whose score is evaluated.")] = "faces",
+        "--signal", help="Signal whose score is evaluated (faces, voice, ...).")] = "faces",
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object: metrics and per-file scores.")] = False,
     out: Annotated[Path | None, typer.Option(
@@ -61,7 +61,8 @@ def eval_command(
 ) -> None:
     """Score labelled media and report AUC, average precision and TPR at 1% FPR.
 
-    Levels: image and video (item scores; video: the most manipulated face track),
+    Levels: image, audio and video (item scores; video: the most manipulated face
+    track, or the sound track for --signal voice),
     video-frames (every sampled frame with a scored face). Items the signal
     abstains on (no face, too small) are counted, not scored. Each AUC has a
     95% bootstrap interval (frames: whole videos resampled); on a small set,
@@ -150,7 +151,7 @@ def _table(signal: str, metrics: dict[str, Metrics], flags: FlagShare | None = N
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    for level in ("image", "video", "video-frames"):
+    for level in ("image", "audio", "video", "video-frames"):
         m = metrics.get(level)
         if m is None:
             continue

@@ -24,13 +24,19 @@ def list_signals() -> None:
     the rules of signals that apply rules (the tooling signal's rules.yaml)."""
     console = Console()
     table = Table(header_style="bold")
-    for column in ("signal", "version", "kinds", "reads", "what it tells"):
+    for column in ("signal", "version", "kinds", "reads", "runs", "what it tells"):
         table.add_column(column, overflow="fold")
     signals = available_signals()
     for name, cls in signals.items():
+        runs = "by default" if cls.enabled_by_default else "when named"
         table.add_row(name, cls.version, ", ".join(sorted(cls.kinds)),
-                      "pixels" if cls.needs_pixels else "bytes/metadata", cls.description)
+                      "pixels" if cls.needs_pixels else "bytes/metadata", runs, cls.description)
     console.print(table)
+    opt_in = [(name, cls.opt_in_reason) for name, cls in signals.items()
+              if not cls.enabled_by_default]
+    for name, reason in opt_in:
+        console.print(f"[bold]{name}[/] runs only when named (--signals or signals: in a "
+                      f"config): {escape(reason)}")
     for name, cls in signals.items():
         rules = cls.catalogue()
         if not rules:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import os
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -111,7 +112,7 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
         item.decoded = True
         return item
     from .archive import decode_archive
-    from .audio import decode_audio
+    from .audio import decode_audio, decode_soundtrack
     from .image import decode_image
     from .video import decode_video
 
@@ -126,7 +127,10 @@ def decode(item: Item, listener: FrameListener | None = None) -> Item:
                              "unsupported type: not an image, video, audio, archive or PDF format "
                              "Deepscreen screens (sniffed from its first bytes, not its name)")
         if item.kind == "video":
+            started = time.monotonic()
             decode_video(item, listener)
+            # The sound track gets what is left of the item's decoding time.
+            decode_soundtrack(item, item.limits.decode_timeout_s - (time.monotonic() - started))
         else:
             decoder(item)
     except MediaError as exc:

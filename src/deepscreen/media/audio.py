@@ -13,10 +13,14 @@ from .item import AudioTrack, Item
 MAX_SAMPLE_RATE = 768_000  # the highest rate real audio formats use (DXD, 32-bit PCM at 768 kHz)
 
 
-def decode_audio(item: Item) -> None:
-    """Decode the first audio stream into ``item.audio`` (mono float32)."""
+def decode_audio(item: Item, timeout_s: float | None = None) -> None:
+    """Decode the first audio stream into ``item.audio`` (mono float32).
+
+    Bounded by ``limits.max_duration_s`` of sound and ``timeout_s`` of wall time (default
+    ``limits.decode_timeout_s``); raises :class:`MediaError` past either.
+    """
     limits = item.limits
-    deadline = time.monotonic() + limits.decode_timeout_s
+    deadline = time.monotonic() + (limits.decode_timeout_s if timeout_s is None else timeout_s)
     max_samples = int(limits.max_duration_s * limits.audio_sample_rate)
     chunks: list[np.ndarray] = []
     total = 0
@@ -58,3 +62,23 @@ def decode_audio(item: Item) -> None:
     item.duration_s = duration
     item.audio = AudioTrack(sample_rate=limits.audio_sample_rate, samples=samples,
                             duration_s=duration, codec=codec or "unknown", channels=channels or 0)
+
+
+def decode_soundtrack(item: Item, timeout_s: float) -> None:
+    """Decode a video's first audio stream into ``item.audio``, if it has one.
+
+    The pictures are what make a video screenable, so a sound track that is missing, broken or
+    over a limit does not fail the item: ``item.audio`` stays None and the reason is kept in
+    ``item.decode_info['audio']`` for the signals' evidence.
+    """
+    if timeout_s <= 0:
+        item.decode_info["audio"] = "not decoded: no time left after the video frames"
+        return
+    duration = item.duration_s
+    try:
+        decode_audio(item, timeout_s)
+    except MediaError as exc:
+        item.audio = None
+        item.decode_info["audio"] = "no audio stream" if exc.code == "no-audio-stream" else str(exc)
+    finally:
+        item.duration_s = duration  # the video's duration, not the sound track's

@@ -92,9 +92,11 @@ class QuarantineReview:
             self._release_blob(released)
         return result
 
-    def held_media(self, principal: Principal, entry_id: str, via: str) -> HeldMedia:
-        """The held item's file and media type; :class:`NotFound` once it was released.
-        Every call is a view of hostile media by a person, so it is audited."""
+    def held_media(self, principal: Principal, entry_id: str, via: str,
+                   types: frozenset[str] | None = None) -> HeldMedia:
+        """The held item's file and media type; :class:`NotFound` once it was released, or
+        when ``types`` is given and the media is none of them (a page that can only show
+        images and play audio). Every view is of hostile media by a person: audited."""
         with self._db.session() as session:
             entry = rec.find_entry(session, entry_id)
             if entry is None or entry.state == "released" or not self._blobs.exists(entry.blob_key):
@@ -102,6 +104,8 @@ class QuarantineReview:
             scan = session.get(Scan, entry.scan_id)
             mime = str(((scan.report if scan else None) or {}).get("item", {}).get("mime")
                        or "application/octet-stream")
+            if types is not None and mime not in types:
+                raise NotFound(f"no preview for this media type ({mime})")
             audit.record(session, principal.name, "review.view-media", f"quarantine:{entry.id}",
                          {"key_id": principal.key_id, "via": via})
             return HeldMedia(path=self._blobs.path(entry.blob_key), mime=mime)

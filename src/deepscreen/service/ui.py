@@ -33,7 +33,7 @@ from ..styles import badge_css
 from .context import Context, ServiceContext
 from .errors import status_for
 from .reviewing import NotFound
-from .ui_report import PREVIEWABLE_MIME, read_stored, report_view
+from .ui_report import PLAYABLE_MIME, PREVIEWABLE_MIME, read_stored, report_view
 from .ui_session import (
     LOGIN_COOKIE,
     LOGIN_MAX_AGE_S,
@@ -50,7 +50,7 @@ ACTIONS = rec.HELD_ACTIONS  # the verdicts that put an item in the queue
 KINDS: tuple[str, ...] = get_args(MediaKind)
 
 # No scripts at all; images only from here or inline data (face crops); forms post here.
-PAGE_CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+PAGE_CSP = ("default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # The original media: shown as an image, never run or framed, even if a browser sniffed it.
 MEDIA_CSP = "default-src 'none'; sandbox"
@@ -219,18 +219,18 @@ def _item_page(ctx: ServiceContext, reviewer: UISession, entry_id: str,
     banks = [bank.name for bank in ctx.banks.list_banks(counts=False)]
     return _page("item.html", status_code=status_code, reviewer=reviewer, entry=entry_view,
                  report=report, decisions=decisions, banks=banks, notice=notice, error=error,
-                 can_preview=report.previewable and entry_view["state"] != "released")
+                 can_preview=report.previewable and entry_view["state"] != "released",
+                 can_play=report.playable and entry_view["state"] != "released")
 
 
 @router.get("/items/{entry_id}/media")
 def media(entry_id: str, ctx: Context, reviewer: Reviewer) -> Response:
-    """The held image itself, for the preview; every view is audited."""
+    """The held image (preview) or audio (player) itself; every view is audited."""
     try:
-        held = ctx.review.held_media(reviewer.principal, entry_id, via="ui")
+        held = ctx.review.held_media(reviewer.principal, entry_id, via="ui",
+                                     types=PREVIEWABLE_MIME | PLAYABLE_MIME)
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    if held.mime not in PREVIEWABLE_MIME:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no preview for this media type")
     return FileResponse(held.path, media_type=held.mime,
                         headers={"Content-Security-Policy": MEDIA_CSP,
                                  "Content-Disposition": "inline", **SECURITY_HEADERS})

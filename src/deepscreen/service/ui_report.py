@@ -1,9 +1,10 @@
 """A stored report (deepscreen.report/1 JSON) as the pieces the review item page shows.
 
-The faces section (key frame, crops, heatmaps, the video timeline) and the findings table
-are drawn by :mod:`deepscreen.html_report`, the same code as ``deepscreen scan --report``;
-this module reads the stored JSON back into a :class:`~deepscreen.report.Report` and picks
-out the provenance and bank-match evidence. The HTML it returns is escaped by html_report;
+The faces section (key frame, crops, heatmaps, the video timeline), the voice section
+(waveform and per-window timeline) and the findings table are drawn by
+:mod:`deepscreen.html_report`, the same code as ``deepscreen scan --report``; this module
+reads the stored JSON back into a :class:`~deepscreen.report.Report` and picks out the
+provenance and bank-match evidence. The HTML it returns is escaped by html_report;
 everything else is plain data that the (autoescaping) templates escape.
 """
 
@@ -23,6 +24,8 @@ from ..report import Report
 PROVENANCE_SIGNALS = ("c2pa", "xmp", "generator", "watermark")
 # Media types a browser shows as an image without running anything (no SVG, no HTML).
 PREVIEWABLE_MIME = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# Audio types a browser plays in an <audio> element (the sniffed type, not the file name).
+PLAYABLE_MIME = frozenset({"audio/wav", "audio/mpeg", "audio/flac", "audio/ogg", "audio/mp4", "audio/aac"})
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,17 @@ class ReportView:
     mime: str | None = None
     image_size: tuple[int, int] | None = None  # (width, height) of an image item
     face_boxes: list[FaceBox] = field(default_factory=list)
+    voice_html: Markup = field(default_factory=Markup)
+    # The windows that drove the voice score: (start_s, end_s, score), for the segment players.
+    voice_segments: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def previewable(self) -> bool:
         return self.mime in PREVIEWABLE_MIME
+
+    @property
+    def playable(self) -> bool:
+        return self.mime in PLAYABLE_MIME
 
 
 def read_stored(document: dict[str, Any] | None) -> Report | None:
@@ -95,6 +105,9 @@ def report_view(report: Report | None) -> ReportView:
         return ReportView(action=None, reasons=[], facts=[], error=None)
     item = report.item
     faces = report.finding("faces")
+    voice = report.finding("voice")
+    if voice is not None and voice.abstained:
+        voice = None
     return ReportView(
         action=report.action,
         reasons=list(report.verdict.reasons),
@@ -107,7 +120,21 @@ def report_view(report: Report | None) -> ReportView:
         mime=item.mime or None,
         image_size=(item.width, item.height) if item.width and item.height else None,
         face_boxes=_face_boxes(faces) if faces is not None and item.kind == "image" else [],
+        voice_html=Markup(html_report.render_voice(voice) if voice else ""),
+        voice_segments=_voice_segments(voice) if voice else [],
     )
+
+
+def _voice_segments(finding: Finding) -> list[tuple[float, float, float]]:
+    """The windows that drove the voice score, as (start, end, score) for the player."""
+    out = []
+    for segment in finding.evidence.get("top_segments") or []:
+        if not isinstance(segment, dict):
+            continue
+        start, end, score = (_number(segment.get(k)) for k in ("start_s", "end_s", "score"))
+        if start is not None and end is not None and score is not None and start < end:
+            out.append((start, end, score))
+    return out
 
 
 def _face_boxes(finding: Finding) -> list[FaceBox]:

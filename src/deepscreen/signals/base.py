@@ -33,6 +33,11 @@ class Signal(ABC):
     # for signals whose work stays small whatever the file holds, like exact digests.
     # The others abstain on such items, so a bomb costs milliseconds, not a parser's time.
     runs_on_refused: ClassVar[bool] = False
+    # Runs unless the configuration names the signals to run. A signal whose model is not
+    # yet good enough to be judged by default says why in ``opt_in_reason`` and runs only
+    # when named (``signals:`` in the config, ``--signals`` on the command line).
+    enabled_by_default: ClassVar[bool] = True
+    opt_in_reason: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
     def __init__(self, config: ScanConfig) -> None:

@@ -23,6 +23,7 @@ BUILTIN_MODULES = (
     "deepscreen.signals.watermark",
     "deepscreen.signals.faces",
     "deepscreen.signals.tooling",
+    "deepscreen.signals.voice",
 )
 
 _REGISTRY: dict[str, type[Signal]] = {}

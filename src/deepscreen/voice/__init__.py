@@ -1,0 +1,1 @@
+"""Synthetic-voice detection: speech features (numpy), the ONNX model, scoring and timeline."""
