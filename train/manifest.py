@@ -195,7 +195,7 @@ def _load_generators() -> None:
 
 
 # Modules whose import registers entries in GENERATORS.
-GENERATOR_MODULES: tuple[str, ...] = ()
+GENERATOR_MODULES: tuple[str, ...] = ("train.synthetic.generators",)
 
 
 def verify(rows: list[Row], data_root: Path) -> list[str]:

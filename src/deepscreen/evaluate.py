@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -223,7 +224,8 @@ def load_labelled_dir(root: Path) -> list[LabelledFile]:
 def load_labelled_csv(path: Path) -> list[LabelledFile]:
     """Rows ``path,label`` (label real/fake or 0/1; a header row is allowed).
 
-    Relative paths are taken relative to the CSV file's folder.
+    Relative paths are taken relative to the CSV file's folder; ``$VAR`` in a path is
+    replaced from the environment (``$DEEPSCREEN_DATA/synth-eval-q90/...``).
     """
     path = Path(path)
     try:
@@ -236,7 +238,8 @@ def load_labelled_csv(path: Path) -> list[LabelledFile]:
             continue
         if len(row) < 2:
             raise DeepscreenError(f"{path}:{number}: expected 'path,label'")
-        file, word = row[0].strip(), row[1].strip().lower()
+        # $DEEPSCREEN_DATA-style variables let one committed CSV point into any data folder.
+        file, word = os.path.expandvars(row[0].strip()), row[1].strip().lower()
         if number == 1 and word not in _LABEL_WORDS:
             continue  # a header
         if word not in _LABEL_WORDS:

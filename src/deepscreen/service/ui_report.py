@@ -55,6 +55,7 @@ class ReportView:
     provenance: list[ProvenanceView] = field(default_factory=list)
     bank_matches: list[dict[str, Any]] = field(default_factory=list)
     faces_html: Markup = field(default_factory=Markup)
+    synthetic_html: Markup = field(default_factory=Markup)
     findings_html: Markup = field(default_factory=Markup)
     mime: str | None = None
     image_size: tuple[int, int] | None = None  # (width, height) of an image item
@@ -90,6 +91,7 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
     verdict = report.get("verdict") or {}
     findings = findings_of(report)
     faces = next((f for f in findings if f.signal == "faces"), None)
+    synthetic = next((f for f in findings if f.signal == "synthetic"), None)
     error = report.get("error")
     return ReportView(
         action=verdict.get("action"),
@@ -99,6 +101,7 @@ def report_view(report: dict[str, Any] | None) -> ReportView:
         provenance=[_provenance(f) for f in findings if f.signal in PROVENANCE_SIGNALS],
         bank_matches=_bank_matches(findings),
         faces_html=Markup(html_report.render_faces(faces, item.get("kind")) if faces else ""),
+        synthetic_html=Markup(html_report.render_synthetic(synthetic, item.get("kind")) if synthetic else ""),
         findings_html=Markup(html_report.render_findings(findings)),
         mime=item.get("mime") if isinstance(item.get("mime"), str) else None,
         image_size=_image_size(item),

@@ -24,6 +24,7 @@ BUILTIN_MODULES = (
     "deepscreen.signals.generator",
     "deepscreen.signals.watermark",
     "deepscreen.signals.faces",
+    "deepscreen.signals.synthetic",
 )
 
 _REGISTRY: dict[str, type[Signal]] = {}

@@ -1,0 +1,103 @@
+"""Training patches: both classes through the same decode / resize / blur / noise / JPEG path.
+
+Every sample, real or fake, is an aligned 128 px crop (``synth-aligned`` and
+``synth-upsampler-ae``) that goes through the same random chain: optional down-scaling
+(factor 0.55-0.95, random filter), blur, noise, JPEG at quality 60-100 (80% of samples),
+then a 64 px crop at an even offset and a random flip. So neither format, size nor
+quality can tell the classes apart; only the pixels' generation traces can.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from train import manifest
+
+from .model import PATCH
+
+LABEL_OF_FOLDER = {"real": 0, "transposed": 1, "taef2": 2, "nearest": 2, "bilinear": 2}
+_FILTERS = (
+    Image.Resampling.BILINEAR,
+    Image.Resampling.BICUBIC,
+    Image.Resampling.LANCZOS,
+    Image.Resampling.BOX,
+)
+
+
+@dataclass
+class CropPool:
+    crops: list[np.ndarray]  # H x W x 3 uint8
+    labels: np.ndarray  # 0 real, 1 gan-like, 2 diffusion-like
+    sources: list[str]
+
+
+def load_pool(data_root: Path, role: str) -> CropPool:
+    crops, labels, sources = [], [], []
+    for set_name in ("synth-aligned", "synth-upsampler-ae"):
+        for path in manifest.files_of(set_name, data_root, role=role):
+            folder = path.parent.name
+            with Image.open(path) as im:
+                crops.append(np.asarray(im.convert("RGB")))
+            labels.append(LABEL_OF_FOLDER[folder])
+            sources.append(folder)
+    return CropPool(crops, np.asarray(labels, np.int64), sources)
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
+def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One training patch (64 x 64 x 3 uint8) from one crop; the same chain for every class."""
+    image = Image.fromarray(crop)
+    if rng.random() < 0.3:
+        factor = rng.uniform(0.55, 0.95)
+        size = (max(PATCH, round(image.width * factor)), max(PATCH, round(image.height * factor)))
+        image = image.resize(size, _FILTERS[int(rng.integers(len(_FILTERS)))])
+    if rng.random() < 0.1:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    if rng.random() < 0.1:
+        noisy = np.asarray(image, np.float32) + rng.normal(
+            0, rng.uniform(1, 4), (image.height, image.width, 3)
+        )
+        image = Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
+    if rng.random() < 0.8:
+        image = jpeg(image, int(rng.integers(60, 101)))
+    array = np.asarray(image)
+    h, w = array.shape[:2]
+    y = int(rng.integers(0, (h - PATCH) // 2 + 1)) * 2
+    x = int(rng.integers(0, (w - PATCH) // 2 + 1)) * 2
+    patch = array[y : y + PATCH, x : x + PATCH]
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    return np.ascontiguousarray(patch)
+
+
+def sample_batch(pool: CropPool, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half real, half fake (the fake half split evenly over the fake folders)."""
+    real = np.flatnonzero(pool.labels == 0)
+    fake = np.flatnonzero(pool.labels != 0)
+    picks = np.concatenate([rng.choice(real, size // 2), rng.choice(fake, size - size // 2)])
+    patches = np.stack([augment(pool.crops[int(i)], rng) for i in picks])
+    return patches, pool.labels[picks]
+
+
+def fixed_patches(pool: CropPool, quality: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic patch per crop (centre, JPEG ``quality``) for validation."""
+    out = []
+    for crop in pool.crops:
+        image = jpeg(Image.fromarray(crop), quality)
+        array = np.asarray(image)
+        h, w = array.shape[:2]
+        y, x = ((h - PATCH) // 4) * 2, ((w - PATCH) // 4) * 2
+        out.append(array[y : y + PATCH, x : x + PATCH])
+    return np.stack(out), pool.labels
