@@ -35,7 +35,8 @@ from onnx import TensorProto, helper  # noqa: E402
 GAIN = 8.0
 
 
-def write_tiny_model(folder: Path, threshold: float = 0.6, grid: int = 4) -> Path:
+def write_tiny_model(folder: Path, threshold: float = 0.6, grid: int = 4, families: int = 2) -> Path:
+    """``families`` 2: classes real, gan, diffusion (attribution); 1: real, generated."""
     folder.mkdir(parents=True, exist_ok=True)
     nodes = [
         helper.make_node("ReduceMean", ["patches"], ["mean"], axes=[1, 2, 3], keepdims=1),  # N x 1 x 1 x 1
@@ -44,7 +45,7 @@ def write_tiny_model(folder: Path, threshold: float = 0.6, grid: int = 4) -> Pat
         helper.make_node("Mul", ["centred", "gain"], ["v"]),
         helper.make_node("Mul", ["m", "zero"], ["z"]),
         helper.make_node("Add", ["z", "minus30"], ["low"]),
-        helper.make_node("Concat", ["z", "low", "v"], ["logits"], axis=1),
+        helper.make_node("Concat", ["z", "low", "v"] if families == 2 else ["z", "v"], ["logits"], axis=1),
     ]
     inits = [
         helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 1]),
@@ -69,7 +70,7 @@ def write_tiny_model(folder: Path, threshold: float = 0.6, grid: int = 4) -> Pat
                 "version": "0",
                 "patch": 64,
                 "grid": grid,
-                "classes": ["real", "gan", "diffusion"],
+                "classes": ["real", "gan", "diffusion"] if families == 2 else ["real", "generated"],
                 "threshold": threshold,
                 "attribution_min_share": 0.7,
             }
@@ -166,6 +167,15 @@ def test_scores_an_image_with_attribution_and_patch_map(tiny_model: Path) -> Non
     dark = _signal(tiny_model).inspect(_item(_png(np.full((320, 320, 3), 40, np.uint8))))
     assert dark.score is not None and dark.score < 0.1 and dark.labels == ()
     assert dark.evidence["attribution"]["family"] == "undetermined"
+
+
+def test_a_model_with_one_generated_class_detects_but_never_attributes(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "one-class", families=1)
+    finding = _signal(model).inspect(_item(_png(np.full((320, 320, 3), 250, np.uint8))))
+    assert finding.score is not None and finding.score > 0.9
+    assert finding.evidence["attribution"]["family"] == "undetermined"
+    assert finding.evidence["attribution"]["available"] is False
+    assert finding.labels == ("pixels-generated", "synthetic:undetermined")
 
 
 def test_abstains_on_images_too_small_to_judge(tiny_model: Path) -> None:

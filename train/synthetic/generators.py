@@ -118,7 +118,7 @@ def make_aligned(data_root: Path) -> None:
     )
 
 
-def _train_autoencoder(upsampler: str, crops: list[torch.Tensor], steps: int = 400) -> UpsamplerAutoencoder:
+def _train_autoencoder(upsampler: str, crops: list[torch.Tensor], steps: int = 800) -> UpsamplerAutoencoder:
     torch.manual_seed(UPSAMPLERS.index(upsampler))
     rng = np.random.default_rng(UPSAMPLERS.index(upsampler))
     model = UpsamplerAutoencoder(upsampler)

@@ -7,8 +7,8 @@ differences and drops the content. A 2x2 stride-2 convolution reads each block's
 (space-to-depth: nothing between blocks is lost), then three 3x3 stages look at how blocks
 relate, which is where up-sampler periodicity shows.
 
-Outputs three logits per patch: real, GAN-like (transposed-convolution up-sampling) and
-diffusion-like (interpolation up-sampling of latent decoders). About 36 MFLOP per 64 px
+Outputs one logit per class and patch: real, generated (the run-time code also reads models
+with more generated classes, e.g. GAN-like and diffusion-like, and then attributes). About 36 MFLOP per 64 px
 patch, so 16 patches of a 1-MP image cost ~0.6 GFLOP on one core.
 """
 
@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CLASSES = ("real", "gan", "diffusion")
+# One generated class: the GAN-like (transposed-convolution) training fakes did not survive the
+# smoothness filter of data.py, so no attribution head is trained (see the model card).
+CLASSES = ("real", "generated")
 PATCH = 64
 
 
@@ -52,7 +54,7 @@ class NPRPatchNet(nn.Module):
         self.head = nn.Linear(64, len(CLASSES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """N x 3 x 64 x 64 RGB in [0, 1] -> N x 3 logits (real, gan, diffusion)."""
+        """N x 3 x 64 x 64 RGB in [0, 1] -> N x len(CLASSES) logits."""
         # Residuals are a few grey levels: scaled so the first layer sees unit-range inputs.
         h = npr_residual(x) * 8.0 if self.use_npr else (x - 0.5) * 2.0
         h = self.features(h)

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         step += 1
         if step % args.eval_every == 0 or step == args.steps:
             auc = patch_auc(model, val_patches, val_labels)

@@ -25,6 +25,7 @@ from ..errors import DeepscreenError
 from ..findings import Finding
 from ..media import Item
 from ..synthetic import ModelNotInstalled, SyntheticDetector, SyntheticModel, SyntheticResult
+from ..synthetic.detector import attribute
 from . import Signal, register
 
 _OPTIONS = frozenset({"model_dir", "threads", "grid", "max_frames"})
@@ -97,20 +98,23 @@ class SyntheticSignal(Signal):
             k: round(float(np.mean([r.family_shares[k] for _, r in scored])), 4)
             for k in scored[0][1].family_shares
         }
-        best = max(shares, key=lambda k: shares[k])
         flagged = score >= info.threshold
-        family = best if flagged and shares[best] >= info.attribution_min_share else "undetermined"
+        family = attribute(shares, score, info.threshold, info.attribution_min_share)
         key_frame, key = max(scored, key=lambda fr: fr[1].score)
         evidence: dict[str, Any] = {
             "model": {"name": info.name, "version": info.version, "threshold": info.threshold},
+            # A learned detector on pixels alone: evidence for a reviewer, not proof.
+            "confidence": "medium",
             "score_rule": "sigmoid of the mean patch log-odds (fake vs real) over the patch grid"
             + (", averaged over the scored frames" if item.kind == "video" else ""),
             "attribution": {
                 "family": family,
                 "shares": shares,
+                "available": len(shares) > 1,
                 "min_share": info.attribution_min_share,
-                "meaning": "share of the fake evidence that looks like GAN (transposed-"
-                "convolution) or diffusion-decoder (interpolation) up-sampling",
+                "meaning": "share of the fake evidence on each generator family the model knows"
+                if len(shares) > 1
+                else "this model has one generated class: it detects, it does not attribute",
             },
             "patch_map": {**key.patch_map(), "frame": key_frame.index, "time_s": round(key_frame.time_s, 3)},
         }

@@ -1,11 +1,12 @@
 """Score an image (or video frames) for generation traces, with a patch map and attribution.
 
-Per patch the model gives class logits (real, gan, diffusion). A patch's evidence is its
+Per patch the model gives class logits: ``real`` then one or more generated classes
+(``generated``; or families such as ``gan`` and ``diffusion``). A patch's evidence is its
 fake-vs-real log-odds ``logsumexp(fake logits) - real logit``; the image's score is the
 sigmoid of the mean log-odds over its patches (a mean, so one odd patch cannot decide
-alone). Attribution is the share of the fake probability mass that falls on each family,
-stated only when the image is over the threshold and one family holds at least
-``attribution_min_share`` of it; otherwise "undetermined".
+alone). Attribution needs a model with at least two families: it is the share of the fake
+probability mass on each, stated only when the image is over the threshold and one family
+holds at least ``attribution_min_share`` of it; otherwise "undetermined".
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def _log_odds(logits: np.ndarray) -> np.ndarray:
     return (top[:, 0] + np.log(np.exp(fake - top).sum(axis=1))) - logits[:, 0]
 
 
+def attribute(shares: dict[str, float], score: float, threshold: float, min_share: float) -> str:
+    """The family holding at least ``min_share`` of the fake evidence of a flagged item."""
+    if len(shares) < 2 or score < threshold:
+        return "undetermined"
+    best = max(shares, key=lambda k: shares[k])
+    return best if shares[best] >= min_share else "undetermined"
+
+
 class SyntheticDetector:
     def __init__(self, model: SyntheticModel, grid: int | None = None) -> None:
         self.model = model
@@ -73,10 +82,7 @@ class SyntheticDetector:
             name: round(float(m / max(mass.sum(), 1e-12)), 4)
             for name, m in zip(info.classes[1:], mass, strict=True)
         }
-        best = max(shares, key=lambda k: shares[k])
-        family = (
-            best if score >= info.threshold and shares[best] >= info.attribution_min_share else "undetermined"
-        )
+        family = attribute(shares, score, info.threshold, info.attribution_min_share)
         return SyntheticResult(
             score, mean, _sigmoid(odds).reshape(grid.rows, grid.cols), grid.boxes, shares, family
         )
