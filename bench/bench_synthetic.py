@@ -154,6 +154,16 @@ def summarise(rows: list[tuple[str, int, float | None]], threshold: float) -> di
     return out
 
 
+def _cell(results: dict[str, dict[str, object]], condition: str, *keys: str) -> object:
+    """results[condition][keys...], or None where a source was not scored (all abstained)."""
+    value: object = results[condition]
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 def markdown(name: str, results: dict[str, dict[str, object]]) -> str:
     conditions = list(results)
     lines = [
@@ -162,26 +172,32 @@ def markdown(name: str, results: dict[str, dict[str, object]]) -> str:
         "| source / group | " + " | ".join(conditions) + " |",
         "|---|" + "---|" * len(conditions),
     ]
+
+    def fmt(value: object, pattern: str) -> str:
+        return "-" if not isinstance(value, int | float) else format(value, pattern)
+
     first = results[conditions[0]]
     for group in first["groups"]:  # type: ignore[union-attr]
-        cells = [f"{results[c]['groups'][group]['auc']:.3f}" for c in conditions]  # type: ignore[index]
+        cells = [fmt(_cell(results, c, "groups", group, "auc"), ".3f") for c in conditions]
         lines.append(f"| AUC {group} | " + " | ".join(cells) + " |")
-    lines.append("| AUC all | " + " | ".join(f"{results[c]['auc_all']:.3f}" for c in conditions) + " |")
+    lines.append(
+        "| AUC all | " + " | ".join(fmt(_cell(results, c, "auc_all"), ".3f") for c in conditions) + " |"
+    )
     lines.append(
         "| reals flagged (all) | "
-        + " | ".join(f"{results[c]['real_flagged']:.1%}" for c in conditions)
+        + " | ".join(fmt(_cell(results, c, "real_flagged"), ".1%") for c in conditions)
         + " |"
     )
     for source, entry in first["sources"].items():  # type: ignore[union-attr]
         if "auc_vs_all_reals" in entry:
             cells = [
-                f"{results[c]['sources'][source]['auc_vs_all_reals']:.3f} / "  # type: ignore[index]
-                f"{results[c]['sources'][source]['flagged']:.0%}"
+                f"{fmt(_cell(results, c, 'sources', source, 'auc_vs_all_reals'), '.3f')} / "
+                f"{fmt(_cell(results, c, 'sources', source, 'flagged'), '.0%')}"
                 for c in conditions
-            ]  # type: ignore[index]
+            ]
             lines.append(f"| {source} (n={entry['n']}): AUC / flagged | " + " | ".join(cells) + " |")
         else:
-            cells = [f"{results[c]['sources'][source]['flagged']:.1%}" for c in conditions]  # type: ignore[index]
+            cells = [fmt(_cell(results, c, "sources", source, "flagged"), ".1%") for c in conditions]
             lines.append(f"| {source} (n={entry['n']}, real): flagged | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -197,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS),
-                        help="comma-separated subset of: %(default)s")
+    parser.add_argument(
+        "--conditions", default=",".join(CONDITIONS), help="comma-separated subset of: %(default)s"
+    )
     args = parser.parse_args(argv)
     started = time.time()
     conditions = [c for c in args.conditions.split(",") if c]
@@ -229,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
         report["spectral"] = evaluate(spectral_score, threshold, items, conditions)
         report["spectral_threshold"] = threshold  # type: ignore[assignment]
+    if args.json:  # first: the tables below are only a view of it
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     thresholds = {"npr": model.info.threshold, "spectral": report.get("spectral_threshold")}
     text = "\n\n".join(
         markdown(f"{name} (threshold {thresholds[name]:.3f})", result)  # type: ignore[arg-type]
@@ -237,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(text)
     print(f"\n{len(items)} development images, {time.time() - started:.0f} s", file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     if args.write:
         from bench.benchmarks_file import write_section
 
