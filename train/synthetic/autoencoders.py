@@ -138,7 +138,11 @@ class UpsamplerAutoencoder(nn.Module):
             raise ValueError(f"upsampler must be one of {UPSAMPLERS}")
         w = width
         self.encoder = nn.Sequential(
-            _conv(3, w), nn.ReLU(), _conv(w, w, stride=2), nn.ReLU(), _conv(w, latents),
+            _conv(3, w),
+            nn.ReLU(),
+            _conv(w, w, stride=2),
+            nn.ReLU(),
+            _conv(w, latents),
         )
         if upsampler == "transposed":
             up: list[nn.Module] = [nn.ConvTranspose2d(w, w, 4, stride=2, padding=1), nn.ReLU()]

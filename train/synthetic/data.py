@@ -14,7 +14,8 @@ Two measured shortcuts are closed before that:
 
 Every sample, real or fake, is an aligned 128 px crop (``synth-aligned`` and
 ``synth-upsampler-ae``) that goes through the same random chain: optional up-scaling
-(25%, factor 1.2-2, interpolation: up-scaled photos are real photos), optional down-scaling
+(``upscale_p``, factor 1.2-2, interpolation: up-scaled photos are real photos; off for the
+shipped model, 0.25 in the v3 ablation), optional down-scaling
 (factor 0.55-0.95, random filter), blur, noise, JPEG at quality 60-100 (80% of samples),
 then a 64 px crop at an even offset and a random flip. So neither format, size nor
 quality can tell the classes apart; only the pixels' generation traces can.
@@ -84,13 +85,15 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
         return decoded.convert("RGB")
 
 
-def augment(crop: np.ndarray, rng: np.random.Generator, fake: bool = False) -> np.ndarray:
+def augment(
+    crop: np.ndarray, rng: np.random.Generator, fake: bool = False, upscale_p: float = 0.0
+) -> np.ndarray:
     """One training patch (64 x 64 x 3 uint8) from one crop; the same chain for every class
     (after a fake's JPEG history pass, see the module's docstring)."""
     image = Image.fromarray(crop)
     if fake and rng.random() < 0.5:
         image = jpeg(image, int(rng.integers(70, 96)))
-    if rng.random() < 0.25:
+    if upscale_p and rng.random() < upscale_p:
         # Up-scaled photos (digital zoom, enlarged thumbnails) are real too: interpolation
         # alone must not read as generation. Both classes, so size carries no label.
         factor = rng.uniform(1.2, 2.0)
@@ -119,12 +122,16 @@ def augment(crop: np.ndarray, rng: np.random.Generator, fake: bool = False) -> n
     return np.ascontiguousarray(patch)
 
 
-def sample_batch(pool: CropPool, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+def sample_batch(
+    pool: CropPool, rng: np.random.Generator, size: int, upscale_p: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Half real crops, half generated ones (uniformly over every kept reconstruction)."""
     real = np.flatnonzero(pool.labels == 0)
     fake = np.flatnonzero(pool.labels != 0)
     picks = np.concatenate([rng.choice(real, size // 2), rng.choice(fake, size - size // 2)])
-    patches = np.stack([augment(pool.crops[int(i)], rng, bool(pool.labels[int(i)])) for i in picks])
+    patches = np.stack(
+        [augment(pool.crops[int(i)], rng, bool(pool.labels[int(i)]), upscale_p) for i in picks]
+    )
     return patches, pool.labels[picks]
 
 

@@ -55,13 +55,14 @@ class SpectralClassifier:
 
 
 def train_spectral(
-    data_root: Path = manifest.DEFAULT_DATA_ROOT, patches: int = 12000, seed: int = 1
+    data_root: Path = manifest.DEFAULT_DATA_ROOT, patches: int = 12000, seed: int = 1, upscale_p: float = 0.25
 ) -> SpectralClassifier:
+    """Fit on ``patches`` augmented patches (the model card's numbers used ``upscale_p`` 0.25)."""
     from sklearn.linear_model import LogisticRegression
 
     pool = load_pool(data_root, "train")
     rng = np.random.default_rng(seed)
-    batches = [sample_batch(pool, rng, 200) for _ in range(patches // 200)]
+    batches = [sample_batch(pool, rng, 200, upscale_p) for _ in range(patches // 200)]
     x = radial_profile(np.concatenate([b[0] for b in batches]))
     y = (np.concatenate([b[1] for b in batches]) != 0).astype(int)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6

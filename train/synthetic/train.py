@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--no-npr", action="store_true", help="ablation: the same CNN on RGB, no residual")
+    parser.add_argument(
+        "--upscale-p",
+        type=float,
+        default=0.0,
+        help="share of samples up-scaled 1.2-2x, both classes (v3 ablation: 0.25)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
                 "use_npr": not args.no_npr,
+                "upscale_p": args.upscale_p,
                 "steps": args.steps,
             },
             tmp,
@@ -102,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         lr = args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for group in optimiser.param_groups:
             group["lr"] = lr
-        patches, labels = sample_batch(train_pool, rng, args.batch)
+        patches, labels = sample_batch(train_pool, rng, args.batch, args.upscale_p)
         logits = model(to_tensor(patches))
         loss = F.cross_entropy(logits, torch.from_numpy(labels))
         optimiser.zero_grad()
