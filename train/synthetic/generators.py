@@ -306,7 +306,9 @@ def make_eval_q90(data_root: Path) -> None:
         for path in manifest.files_of(set_name, data_root, role="dev-eval"):
             cls = label if label != "by-folder" else ("fake" if "/ai/" in str(path) else "real")
             for k, piece in enumerate(dev_pieces(_rgb(path))):
-                target = root / cls / set_name / f"{path.stem}_{k}.jpg"
+                # The path inside the set, flattened: two sample folders may hold the same file name.
+                flat = "__".join(path.relative_to(data_root / set_name).with_suffix("").parts)
+                target = root / cls / set_name / f"{flat}_{k}.jpg"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(common_reencode(piece))
                 out.append((target, "dev-eval"))
