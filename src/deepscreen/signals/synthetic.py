@@ -124,7 +124,7 @@ class SyntheticSignal(Signal):
                 {"time_s": round(f.time_s, 3), "score": round(r.score, 4)} for f, r in scored
             ]
         labels = (LABEL, f"synthetic:{family}") if flagged else ()
-        verdict = "look generated" if flagged else "look like a camera image"
+        verdict = "look generated" if flagged else "are not judged generated"
         attribution = f"; most like {family}" if family != "undetermined" else ""
         return Finding(
             signal=self.name,
