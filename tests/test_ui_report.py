@@ -82,6 +82,20 @@ def test_provenance_and_bank_matches_are_picked_out_and_bad_findings_skipped() -
     assert "<script>x" not in view.findings_html and "&lt;script&gt;x" in view.findings_html
 
 
+def test_generated_pixels_get_their_own_card_with_the_patch_map() -> None:
+    synthetic = {"signal": "synthetic", "version": "1+synthetic_npr-1", "score": 0.93,
+                 "labels": ["pixels-generated"], "summary": "pixels look generated", "abstained": None,
+                 "elapsed_ms": 9.0,
+                 "evidence": {"model": {"threshold": 0.86},
+                              "attribution": {"family": "undetermined", "shares": {"generated": 1.0}},
+                              "patch_map": {"rows": 2, "cols": 2, "patch_px": 64,
+                                            "scores": [[0.9, 0.95], [0.8, 0.99]]}}}
+    view = report_view(_report("image", [synthetic], action="label"))
+    assert 'class="patch-map"' in view.synthetic_html and view.synthetic_html.count("<rect") == 4
+    assert "above the threshold 0.860" in view.synthetic_html and "undetermined" in view.synthetic_html
+    assert report_view(_report("image", [_faces(faces=FACES)])).synthetic_html == ""
+
+
 def test_pending_scan_has_an_empty_view() -> None:
     view = report_view(None)
     assert view.action is None and view.reasons == [] and view.face_boxes == []

@@ -206,7 +206,8 @@ def _load_generators() -> dict[str, Callable[[Path], None]]:
 
 
 # Modules whose import registers entries in GENERATORS.
-GENERATOR_MODULES: tuple[str, ...] = ("train.face_conditions", "train.voice.generators")
+GENERATOR_MODULES: tuple[str, ...] = ("train.face_conditions", "train.voice.generators",
+                                     "train.synthetic.generators")
 
 
 def verify(rows: list[Row], data_root: Path) -> list[str]:

@@ -1,10 +1,11 @@
 """One self-contained HTML file for a list of reports, for a person to review.
 
-Per item: the verdict and its reasons, every finding with its evidence, and for faces the
+Per item: the verdict and its reasons, every finding with its evidence, for faces the
 key frame with boxes, face crops with their heatmaps and the per-second score timeline as
-an inline SVG; for voice, the waveform with each window's synthetic-speech score over it.
-Everything from the item (file names, metadata, evidence) is attacker controlled: it is
-HTML-escaped, images are accepted only as base64 JPEG/PNG data URIs, and a
+an inline SVG; for voice, the waveform with each window's synthetic-speech score over it;
+for generated-image detection (``synthetic``) the score, the attributed generator family and
+the patch map. Everything from the item (file names, metadata, evidence) is attacker
+controlled: it is HTML-escaped, images are accepted only as base64 JPEG/PNG data URIs, and a
 Content-Security-Policy forbids scripts and every external fetch.
 """
 
@@ -112,12 +113,14 @@ def _item(number: int, report: Report) -> str:
     voice = report.finding("voice")
     if voice is not None and not voice.abstained:
         faces_html += render_voice(voice)
+    synthetic = report.finding("synthetic")
+    synthetic_html = render_synthetic(synthetic, item.kind) if synthetic is not None else ""
     return (
         f"<section class=\"item\" id=\"item-{number}\"><h2>{number}. "
         f"{_e(item.source)}</h2>"
         f"<div><span class=\"badge\" style=\"background:{colour}\">{_e(action)}</span>"
         f"<ul>{reasons}</ul></div>{error}<table class=\"summary\">{rows}</table>"
-        f"{faces_html}<h3>Findings</h3>{render_findings(report.findings)}</section>"
+        f"{faces_html}{synthetic_html}<h3>Findings</h3>{render_findings(report.findings)}</section>"
     )
 
 
@@ -180,6 +183,56 @@ def render_faces(finding: Finding, kind: Any) -> str:
     if timeline:  # video and animated images: a score per sampled frame over time
         parts.append(timeline_svg(timeline, threshold))
     return "".join(parts)
+
+
+def render_synthetic(finding: Finding, kind: Any) -> str:
+    """Generated-image detection: score against the threshold, attribution, patch map."""
+    if finding.abstained:
+        return f"<h3>Generated pixels</h3><p class=\"dim\">{_e(finding.abstained)}</p>"
+    evidence = finding.evidence
+    threshold = _number((evidence.get("model") or {}).get("threshold"))
+    attribution = evidence.get("attribution") or {}
+    shares = attribution.get("shares") or {}
+    share_text = ", ".join(f"{_e(k)} {_fmt(v)}" for k, v in shares.items() if _number(v) is not None)
+    verdict = ("above" if threshold is not None and finding.score is not None and finding.score >= threshold
+               else "below")
+    rows = [("score", f"{_fmt(finding.score)} ({verdict} the threshold {_fmt(threshold)})"),
+            ("attribution", f"{_e(attribution.get('family', 'undetermined'))}"
+                            + (f" <span class=\"dim\">(shares of the fake evidence: {share_text})</span>"
+                               if share_text else ""))]
+    table = "".join(f"<tr><td class=\"dim\">{k}</td><td>{v}</td></tr>" for k, v in rows)
+    parts = [f"<h3>Generated pixels</h3><table class=\"summary\">{table}</table>"]
+    patch_map = evidence.get("patch_map") or {}
+    if patch_map.get("scores"):
+        where = (f" of the frame at {_e(patch_map.get('time_s'))} s" if kind == "video" else "")
+        parts.append(f"<div class=\"faces\"><figure>{patch_map_svg(patch_map, threshold)}<figcaption>"
+                     f"patch map{where}: each cell one {_e(patch_map.get('patch_px'))} px patch, "
+                     "darker red = more generated-looking</figcaption></figure></div>")
+    timeline = evidence.get("timeline")
+    if kind == "video" and timeline:
+        parts.append(timeline_svg(timeline, threshold))
+    return "".join(parts)
+
+
+def patch_map_svg(patch_map: dict[str, Any], threshold: float | None, cell: int = 36) -> str:
+    """The grid of patch scores, one square per patch, the score written in it."""
+    rects = []
+    for r, row in enumerate(patch_map.get("scores") or []):
+        for c, value in enumerate(row if isinstance(row, list) else []):
+            v = _number(value)
+            if v is None:
+                continue
+            shade = round(255 * (1 - min(max(v, 0.0), 1.0)))
+            stroke = "#c62828" if threshold is not None and v >= threshold else "#ddd"
+            x, y = c * cell, r * cell
+            rects.append(f"<rect x=\"{x}\" y=\"{y}\" width=\"{cell - 2}\" height=\"{cell - 2}\" "
+                         f"fill=\"rgb(255,{shade},{shade})\" stroke=\"{stroke}\"/>"
+                         f"<text x=\"{x + cell / 2 - 1}\" y=\"{y + cell / 2 + 3}\" font-size=\"10\" "
+                         f"text-anchor=\"middle\">{v:.2f}</text>")
+    rows = len(patch_map.get("scores") or [])
+    cols = max((len(row) for row in patch_map.get("scores") or [] if isinstance(row, list)), default=0)
+    return (f"<svg class=\"patch-map\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{cols * cell}\" "
+            f"height=\"{rows * cell}\" role=\"img\" aria-label=\"patch map\">{''.join(rects)}</svg>")
 
 
 def timeline_svg(timeline: Sequence[dict[str, Any]], threshold: float | None,

@@ -60,6 +60,7 @@ class ReportView:
     provenance: list[ProvenanceView] = field(default_factory=list)
     bank_matches: list[dict[str, Any]] = field(default_factory=list)
     faces_html: Markup = field(default_factory=Markup)
+    synthetic_html: Markup = field(default_factory=Markup)
     findings_html: Markup = field(default_factory=Markup)
     mime: str | None = None
     image_size: tuple[int, int] | None = None  # (width, height) of an image item
@@ -105,6 +106,7 @@ def report_view(report: Report | None) -> ReportView:
         return ReportView(action=None, reasons=[], facts=[], error=None)
     item = report.item
     faces = report.finding("faces")
+    synthetic = report.finding("synthetic")
     voice = report.finding("voice")
     if voice is not None and voice.abstained:
         voice = None
@@ -116,6 +118,8 @@ def report_view(report: Report | None) -> ReportView:
         provenance=[_provenance(f) for f in report.findings if f.signal in PROVENANCE_SIGNALS],
         bank_matches=_bank_matches(report),
         faces_html=Markup(html_report.render_faces(faces, item.kind) if faces else ""),
+        synthetic_html=Markup(html_report.render_synthetic(synthetic, item.kind)
+                              if synthetic else ""),
         findings_html=Markup(html_report.render_findings(report.findings)),
         mime=item.mime or None,
         image_size=(item.width, item.height) if item.width and item.height else None,

@@ -24,6 +24,7 @@ BUILTIN_MODULES = (
     "deepscreen.signals.faces",
     "deepscreen.signals.tooling",
     "deepscreen.signals.voice",
+    "deepscreen.signals.synthetic",
 )
 
 _REGISTRY: dict[str, type[Signal]] = {}
