@@ -83,3 +83,21 @@ def test_write_html_report_writes_a_utf8_file(tmp_path: Path) -> None:
     assert "2 quarantine" in text
     assert 'href="#item-2"' in text and 'id="item-2"' in text  # the index links each item
     assert "<script" not in text  # the hostile name is escaped in the index too
+
+
+def test_every_hostile_string_is_shown_visibly_and_cut_short() -> None:
+    from hostile_strings import HOSTILE, RAW_FORBIDDEN
+
+    findings = tuple(Finding(signal="xmp", version="1", labels=("ai-declared",), summary=value,
+                             evidence={"field": value}) for value in HOSTILE.values())
+    reports = [Report(item=ItemInfo(source=name, kind="image", format="png", mime="image/png",
+                                    size=1, sha256="ab" * 32, md5=""),
+                      findings=findings, verdict=Verdict("label"), policy="default",
+                      elapsed_ms=1.0) for name in HOSTILE.values()]
+    html = render_html_report(reports)
+    for forbidden in RAW_FORBIDDEN:
+        assert forbidden not in html, repr(forbidden)
+    assert "<script>alert(1)" not in html and "invoice\\u202egpj.exe" in html
+    assert "\\x1b[2J" in html  # the escape sequence is shown, not obeyed
+    assert len(html) < 2_000_000  # eight 1 MB values were cut, not copied whole
+    assert "more characters)" in html

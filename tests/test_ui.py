@@ -229,3 +229,17 @@ def test_reviewers_approve_hash_submissions_in_the_ui(tmp_path: Path) -> None:
         assert h.upload(photo, "photo.jpg").json()["verdict"] == "block"
         again = h.client.post(path, data={"decision": "reject", "reason": "x", "csrf": csrf})
         assert again.status_code == 422 and "already approved" in again.text
+
+
+def test_hostile_strings_are_shown_visibly_on_every_page(service: Harness) -> None:
+    from hostile_strings import HOSTILE, RAW_FORBIDDEN
+
+    name = HOSTILE["ansi escapes"] + HOSTILE["right-to-left override"] + HOSTILE["control characters"]
+    scan_id = _quarantined(service, name[:400], b"\x00junk that is no media" * 50)
+    _login(service)
+    pages = [service.client.get("/ui/queue").text,
+             service.client.get(f"/ui/items/{_entry_id(service, scan_id)}").text]
+    for page in pages:
+        for forbidden in RAW_FORBIDDEN:
+            assert forbidden not in page, repr(forbidden)
+        assert "invoice\\u202egpj.exe" in page

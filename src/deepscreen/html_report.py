@@ -22,6 +22,7 @@ from typing import Any
 from .findings import Finding
 from .report import Report
 from .styles import FLAGGED_COLOUR, verdict_colour
+from .text import visible
 from .version import __version__
 
 _DATA_URI = re.compile(r"data:image/(jpeg|png);base64,[A-Za-z0-9+/]+={0,2}")
@@ -417,5 +418,12 @@ def _fmt(value: Any) -> str:
     return "" if number is None else f"{number:.3f}"
 
 
+# The longest value shown as it is; the JSON report keeps the whole text.
+MAX_SHOWN_CHARS = 10_000
+
+
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    """A value from the item, safe in HTML: its hidden characters made visible (a bidi
+    override must not reverse a file name on screen), cut short, then escaped."""
+    text = "" if value is None else visible(value, MAX_SHOWN_CHARS, one_line=False)
+    return escape(text, quote=True)

@@ -24,12 +24,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..errors import DeepscreenError
+from ..html_report import MAX_SHOWN_CHARS
 from ..media import MediaKind
 from ..store import audit
 from ..store import keys as api_keys
 from ..store import records as rec
 from ..store.models import DECISIONS, QUARANTINE_STATES, SUBMISSION_STATES
 from ..styles import badge_css
+from ..text import visible
 from .context import Context, ServiceContext
 from .errors import status_for
 from .reviewing import NotFound
@@ -59,8 +61,17 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DEN
 
 router = APIRouter(prefix=PREFIX, tags=["review UI"], include_in_schema=False)
 
+def _shown(value: Any) -> Any:
+    """Every value a template prints, before autoescaping: hidden characters of strings made
+    visible and long ones cut (names and metadata come from uploads); markup passes."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value, MAX_SHOWN_CHARS, one_line=False)
+    return value
+
+
 _templates = Environment(loader=PackageLoader("deepscreen.service", "templates"),
-                         autoescape=select_autoescape(default=True, default_for_string=True))
+                         autoescape=select_autoescape(default=True, default_for_string=True),
+                         finalize=_shown)
 # JSON as readable text (a plain string, so autoescaping still applies to it).
 _templates.globals["badge_css"] = Markup(badge_css())  # verdict colours, named in deepscreen.styles
 _templates.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False,
