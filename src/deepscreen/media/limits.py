@@ -47,8 +47,8 @@ class Limits:
     # frames than animation_max_file_frames, or more than animation_max_decoded_pixels to
     # composite, is refused before any frame is decoded.
     animation_max_frames: int = 100
-    animation_max_file_frames: int = 10_000
-    animation_max_decoded_pixels: int = 1_000_000_000
+    animation_max_file_frames: int = 10_000  # a file declaring more frames is refused
+    animation_max_decoded_pixels: int = 1_000_000_000  # pixels composited, all frames
     # Archives (ZIP, TAR, GZ/BZ2/XZ) and PDF: members are read into memory one at a time
     # (never written to disk) and screened as items of their own. The bounds hold for the
     # whole tree of nested archives together; hitting one makes the archive unscannable.
@@ -59,7 +59,7 @@ class Limits:
     # for members over 1 MiB: real media hardly compress; a zip bomb is ~1000x per layer.
     archive_max_ratio: float = 100.0
     archive_timeout_s: float = 900.0  # the whole tree, members' screening included
-    pdf_max_pages: int = 5_000
+    pdf_max_pages: int = 5_000  # a PDF with more pages is refused
 
     def __post_init__(self) -> None:
         for f in fields(self):
